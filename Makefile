@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := python3 -m uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help setup demo test lint format lock bench clean
+.PHONY: help setup system-test-deps demo test lint format lock bench clean
 
 help:
 	@echo "make demo   — set up and run avibot on embedded PostgreSQL and Valkey with a local Ray"
@@ -33,7 +33,13 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# Debian packages the tests drive as real servers: MariaDB stands in for a shop's ocStore database.
+system-test-deps:
+	@{ test -x /usr/sbin/mariadbd || command -v mariadbd; } >/dev/null 2>&1 || { \
+		echo "Installing Debian packages for the tests (mariadb-server)…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
+
+test: lint system-test-deps
 	$(PY) -m pytest
 
 format: setup

@@ -10,10 +10,13 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
+from api.auth import AuthController, auth_middleware
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz
+from api.rest.kb import KnowledgeBaseController
 from core import db
+from core.kb.search import KnowledgeBase, embedder_for
 from core.services import Services
 from core.settings import Settings
 
@@ -27,6 +30,7 @@ def create_app(settings: Settings, services: Services) -> Litestar:
         redis = Redis.from_url(services.redis_url)
         app.state.db_pool = pool
         app.state.redis = redis
+        app.state.knowledge = KnowledgeBase(pool, embedder_for(settings))
         try:
             yield
         finally:
@@ -34,7 +38,8 @@ def create_app(settings: Settings, services: Services) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[healthz],
+        route_handlers=[healthz, AuthController, KnowledgeBaseController],
+        middleware=[auth_middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

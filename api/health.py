@@ -26,7 +26,7 @@ async def _timed(check) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return result
 
 
-@get("/healthz", tags=["system"])
+@get("/healthz", tags=["system"], exclude_from_auth=True)
 async def healthz(db_pool: DbPool, redis: RedisClient) -> Response[dict[str, object]]:
     async def postgres() -> dict[str, object]:
         return {"version": await db_pool.fetchval("SHOW server_version")}

@@ -1,4 +1,4 @@
-"""What `avibot up` does to a database before serving: migrate it and, on first run, create an admin."""
+"""What a database needs before the app serves it: the schema, on first run an admin, and the demo content."""
 
 from __future__ import annotations
 
@@ -7,35 +7,76 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from core import db
 from core.migrate import Migration, migrate
+from core.settings import Settings
 from core.store.users import count_users, create_user
 
 FIRST_ADMIN_LOGIN = "admin"
+DEMO_KB = Path(__file__).parent / "demo" / "kb.json"
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     applied: list[Migration]
     admin_password: str | None  # set only on the run that created the first admin
+    demo_articles: int = 0  # demo articles loaded on this run
 
 
-async def prepare(database_url: str, data_dir: Path) -> Prepared:
+async def migrate_database(database_url: str) -> list[Migration]:
     conn = await db.connect(database_url)
     try:
-        applied = await migrate(conn)
-        password = None
-        async with conn.transaction():
-            # The lock makes two first runs against one database create one admin, not two.
-            await conn.execute("LOCK TABLE users IN EXCLUSIVE MODE")
-            if await count_users(conn) == 0:
-                password = secrets.token_urlsafe(12)
-                await create_user(conn, FIRST_ADMIN_LOGIN, password, "admin", "Администратор")
-        if password is not None:
-            _keep_password(data_dir, password)
-        return Prepared(applied, password)
+        return await migrate(conn)
     finally:
         await conn.close()
+
+
+async def prepare(database_url: str, settings: Settings, *, demo: bool = True) -> Prepared:
+    """Everything `avibot up` does to the database before serving; each step is a no-op the second time."""
+    applied = await migrate_database(database_url)
+    conn = await db.connect(database_url)
+    try:
+        password = await _first_admin(conn)
+    finally:
+        await conn.close()
+    if password is not None:
+        _keep_password(settings.data_dir, password)
+    loaded = await _demo_knowledge_base(database_url, settings) if demo else 0
+    return Prepared(applied, password, loaded)
+
+
+async def _first_admin(conn: asyncpg.Connection) -> str | None:
+    async with conn.transaction():
+        # The lock makes two first runs against one database create one admin, not two.
+        await conn.execute("LOCK TABLE users IN EXCLUSIVE MODE")
+        if await count_users(conn) > 0:
+            return None
+        password = secrets.token_urlsafe(12)
+        await create_user(conn, FIRST_ADMIN_LOGIN, password, "admin", "Администратор")
+        return password
+
+
+async def _demo_knowledge_base(database_url: str, settings: Settings) -> int:
+    """Loads the demo shop's knowledge base once into an empty knowledge base (never again after)."""
+    from core.kb.json_import import parse_json
+    from core.kb.search import embedder_for
+    from core.kb.store import apply_import
+
+    pool = await db.create_pool(database_url, max_size=2)
+    try:
+        if await pool.fetchval(db.queries.get_app_state, "demo_kb_loaded") is not None:
+            return 0
+        if await pool.fetchval(db.queries.kb_article_count) > 0:
+            loaded = 0
+        else:
+            report = await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=embedder_for(settings))
+            loaded = report.created
+        await pool.execute(db.queries.set_app_state, "demo_kb_loaded", True)
+        return loaded
+    finally:
+        await pool.close()
 
 
 def _keep_password(data_dir: Path, password: str) -> None:

@@ -183,3 +183,27 @@ def app_server(settings: Settings, database_url: str, redis_url: str) -> Iterato
     app = create_app(settings, Services(database_url, redis_url))
     with AppServer(app, settings.port) as server:
         yield server
+
+
+class Session:
+    """A logged-in browser: the session cookie in the client, the CSRF token sent on every change."""
+
+    def __init__(self, server: AppServer, login: str, password: str) -> None:
+        self.client = server.client()
+        response = self.client.post("/api/v1/auth/login", json={"login": login, "password": password})
+        assert response.status_code == 200, response.text
+        self.csrf = response.json()["csrf_token"]
+        self.client.headers["x-csrf-token"] = self.csrf
+
+    def __getattr__(self, name: str) -> object:  # get, post, put, patch, delete…
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+async def admin(app_server: AppServer, pool: asyncpg.Pool) -> AsyncIterator[Session]:
+    from core.store.users import create_user
+
+    await create_user(pool, "boss", "boss-password", "admin", "Начальник")
+    session = Session(app_server, "boss", "boss-password")
+    yield session
+    session.client.close()

@@ -26,7 +26,7 @@ def _environment_help() -> str:
     return f"Configuration comes from the environment (or ./.env):\n\n\b\n{rows}"
 
 
-def _fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> None:
     click.secho(f"avibot: {message}", fg="red", err=True)
     sys.exit(code)
 
@@ -35,26 +35,28 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except AvibotError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
         raise  # unreachable; keeps type checkers content
 
 
-def with_database(run: Callable[[Services, Settings], Awaitable[T]]) -> T:
-    """Runs `run` against the DATA_DIR's servers (the running instance's, or started just for this command)."""
+def with_database(run: Callable[[Services, Settings], Awaitable[T]], *, migrate_first: bool = True) -> T:
+    """Runs `run` against the DATA_DIR's servers (the running instance's, or started just for this command),
+    on an up-to-date schema."""
     settings = _settings()
+
+    async def migrated(services: Services) -> T:
+        from core.bootstrap import migrate_database
+
+        if migrate_first:
+            await migrate_database(services.database_url)
+        return await run(services, settings)
+
     try:
         with open_services(settings, "command") as services:
-            return asyncio.run(_migrated(run, services, settings))
+            return asyncio.run(migrated(services))
     except AvibotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise
-
-
-async def _migrated(run: Callable[[Services, Settings], Awaitable[T]], services: Services, settings: Settings) -> T:
-    from core.bootstrap import prepare
-
-    await prepare(services.database_url, settings.data_dir)
-    return await run(services, settings)
 
 
 @click.group(epilog=_environment_help(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,9 +78,11 @@ def up() -> None:
     try:
         with open_services(settings, "up") as services:
             # The database first: a bad DATABASE_URL should fail in a second, not after Ray's start-up.
-            prepared = asyncio.run(prepare(services.database_url, settings.data_dir))
+            prepared = asyncio.run(prepare(services.database_url, settings))
             if prepared.applied:
                 click.echo(f"Applied {len(prepared.applied)} migration(s).")
+            if prepared.demo_articles:
+                click.echo(f"Loaded the demo knowledge base ({prepared.demo_articles} articles).")
             # Ray starts in the main thread, before the event loop, so it can install its signal handlers.
             ray_address = cluster.start(services.ray_address)
             try:
@@ -87,7 +91,7 @@ def up() -> None:
             finally:
                 cluster.stop()
     except AvibotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         pass
 
@@ -99,7 +103,7 @@ def _check_port_free(settings: Settings) -> None:
         try:
             sock.bind((settings.host, settings.port))
         except OSError as exc:
-            _fail(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); set PORT to a free port.")
+            fail(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); set PORT to a free port.")
 
 
 def _publish_run_info(settings: Settings, ray_address: str, ray_session_dir: str | None) -> None:
@@ -158,7 +162,7 @@ def migrate() -> None:
             await conn.close()
         click.echo(f"Applied {len(applied)} migration(s); schema is at {rows[-1]['version']:04d}_{rows[-1]['name']}.")
 
-    with_database(run)
+    with_database(run, migrate_first=False)
 
 
 @main.group()
@@ -175,7 +179,7 @@ def user_add(login: str, role: str, display_name: str) -> None:
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
-            _fail("the passwords differ; nothing was changed.")
+            fail("the passwords differ; nothing was changed.")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
 
@@ -193,5 +197,10 @@ def user_add(login: str, role: str, display_name: str) -> None:
     with_database(run)
 
 
-if __name__ == "__main__":
-    main()
+def _register_subcommands() -> None:
+    from core.cli.kb import kb
+
+    main.add_command(kb)
+
+
+_register_subcommands()

@@ -47,7 +47,7 @@ def _line_col(data: bytes, message: str) -> str:
     head = data[:offset]
     line = head.count(b"\n") + 1
     column = offset - (head.rfind(b"\n") + 1) + 1
-    return f"line {line}, column {column}: {message.split(' (byte')[0]}"
+    return f"строка {line}, столбец {column} ({message.split(' (byte')[0]})"
 
 
 def _element(path: str, articles: list[object] | None) -> str:
@@ -66,26 +66,28 @@ def parse_json(data: bytes) -> KbImport:
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        raise InvalidInput(f"The file is not valid JSON at {_line_col(data, str(exc))}.") from None
+        raise InvalidInput(
+            f"Файл не является корректным JSON: {_line_col(data, str(exc))}. Исправьте это место и загрузите снова."
+        ) from None
     if not isinstance(raw, dict):
-        raise InvalidInput('The file must hold a JSON object with "articles" (and optionally "categories").')
+        raise InvalidInput('В файле должен быть JSON-объект с полем "articles" (и, по желанию, "categories").')
     try:
         parsed = msgspec.convert(raw, _File)
     except msgspec.ValidationError as exc:
         message, _, path = str(exc).partition(" - at `")
-        where = _element(path.rstrip("`"), raw.get("articles")) if path else "the top level"
-        raise InvalidInput(f"{message} in {where}.") from None
+        where = _element(path.rstrip("`"), raw.get("articles")) if path else "корне файла"
+        raise InvalidInput(f"Ошибка в {where}: {message}. Исправьте файл и загрузите снова.") from None
 
     categories: list[CategoryIn] = []
     seen_slugs: set[str] = set()
     for i, category in enumerate(parsed.categories):
         where = f'categories[{i}] (slug "{category.slug}")'
         if not SLUG.match(category.slug):
-            raise InvalidInput(f"{where}: a slug is 1–63 characters of a-z, 0-9, _ and -, not starting with _ or -.")
+            raise InvalidInput(f"{where}: slug — это 1–63 символа a-z, 0-9, _ и -, начиная с буквы или цифры.")
         if category.slug in seen_slugs:
-            raise InvalidInput(f"{where}: the slug appears twice.")
+            raise InvalidInput(f"{where}: такой slug встречается дважды.")
         if not category.title.strip():
-            raise InvalidInput(f"{where}: the title is empty.")
+            raise InvalidInput(f"{where}: пустое название.")
         seen_slugs.add(category.slug)
         categories.append(CategoryIn(slug=category.slug, title=category.title.strip()))
 
@@ -95,15 +97,17 @@ def parse_json(data: bytes) -> KbImport:
         external_id = str(article.id).strip()
         where = f'articles[{i}] (id "{external_id}")'
         if not external_id or len(external_id) > 200:
-            raise InvalidInput(f"articles[{i}]: the id must be 1–200 characters.")
+            raise InvalidInput(f"articles[{i}]: id должен быть длиной от 1 до 200 символов.")
         if external_id in seen_ids:
-            raise InvalidInput(f"{where}: this id appears twice; ids identify articles across re-imports.")
+            raise InvalidInput(
+                f"{where}: такой id встречается дважды, а по id статьи обновляются при повторном импорте."
+            )
         if not article.title.strip() or len(article.title) > MAX_TITLE:
-            raise InvalidInput(f"{where}: the title must be 1–{MAX_TITLE} characters.")
+            raise InvalidInput(f"{where}: название должно быть длиной от 1 до {MAX_TITLE} символов.")
         if not article.text.strip():
-            raise InvalidInput(f"{where}: the text is empty.")
+            raise InvalidInput(f"{where}: пустой текст.")
         if len(article.text) > MAX_TEXT:
-            raise InvalidInput(f"{where}: the text is longer than {MAX_TEXT} characters; split the article.")
+            raise InvalidInput(f"{where}: текст длиннее {MAX_TEXT} символов — разделите статью на несколько.")
         seen_ids.add(external_id)
         articles.append(
             ArticleIn(

@@ -99,8 +99,8 @@ async def apply_import(
         for article in doc.articles:
             if article.category is not None and article.category not in known:
                 raise InvalidInput(
-                    f'article "{article.external_id}": category "{article.category}" is neither in the file '
-                    'nor in the knowledge base; add it to "categories".'
+                    f'Статья "{article.external_id}": категории "{article.category}" нет ни в файле, ни в базе знаний. '
+                    'Добавьте её в "categories".'
                 )
         ids = [a.external_id for a in doc.articles]
         existing = {r["external_id"]: r for r in await conn.fetch(queries.kb_article_hashes, ids)}
@@ -178,7 +178,7 @@ async def save_article(
 async def get_article(conn: Conn, external_id: str) -> Article:
     row = await conn.fetchrow(queries.kb_get_article, external_id)
     if row is None:
-        raise NotFound(f'no article with id "{external_id}"')
+        raise NotFound(f'Статья "{external_id}" не найдена.')
     return msgspec.convert(dict(row), Article)
 
 
@@ -193,7 +193,7 @@ async def list_articles(
 async def delete_article(pool: asyncpg.Pool, external_id: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(queries.kb_delete_article, external_id) is None:
-            raise NotFound(f'no article with id "{external_id}"')
+            raise NotFound(f'Статья "{external_id}" не найдена.')
         await conn.fetchval(queries.kb_bump_version)
 
 
@@ -204,15 +204,15 @@ async def list_categories(conn: Conn) -> list[Category]:
 async def get_category(conn: Conn, slug: str) -> Category:
     row = await conn.fetchrow(queries.kb_get_category, slug)
     if row is None:
-        raise NotFound(f'no category "{slug}"')
+        raise NotFound(f'Категория "{slug}" не найдена.')
     return msgspec.convert(dict(row), Category)
 
 
 async def create_category(pool: asyncpg.Pool, category: CategoryIn) -> Category:
     if not SLUG.match(category.slug):
-        raise InvalidInput("slug: 1–63 characters of a-z, 0-9, _ and -, not starting with _ or -")
+        raise InvalidInput("Slug — это 1–63 символа a-z, 0-9, _ и -, начиная с буквы или цифры.")
     if not category.title.strip():
-        raise InvalidInput("title: must not be empty")
+        raise InvalidInput("Укажите название категории.")
     await apply_import(pool, KbImport(source="manual", categories=[category]), embedder=None)
     return await get_category(pool, category.slug)
 
@@ -220,7 +220,7 @@ async def create_category(pool: asyncpg.Pool, category: CategoryIn) -> Category:
 async def update_category(pool: asyncpg.Pool, slug: str, title: str, position: int) -> Category:
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(queries.kb_update_category, slug, title, position) is None:
-            raise NotFound(f'no category "{slug}"')
+            raise NotFound(f'Категория "{slug}" не найдена.')
         await conn.fetchval(queries.kb_bump_version)
     return await get_category(pool, slug)
 
@@ -228,7 +228,7 @@ async def update_category(pool: asyncpg.Pool, slug: str, title: str, position: i
 async def delete_category(pool: asyncpg.Pool, slug: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(queries.kb_delete_category, slug) is None:
-            raise NotFound(f'no category "{slug}"')
+            raise NotFound(f'Категория "{slug}" не найдена.')
         await conn.fetchval(queries.kb_bump_version)
 
 
@@ -244,7 +244,7 @@ async def set_synonyms(pool: asyncpg.Pool, term: str, synonyms: Sequence[str]) -
     cleaned_term = " ".join(_clean_terms([term]))
     cleaned = [s for s in _clean_terms(synonyms) if s != cleaned_term]
     if not cleaned_term or not cleaned:
-        raise InvalidInput("a synonym entry needs a term and at least one other word for it")
+        raise InvalidInput("Укажите слово и хотя бы один синоним, отличный от него.")
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(queries.kb_upsert_synonym, cleaned_term, cleaned)
         await conn.fetchval(queries.kb_bump_version)
@@ -254,7 +254,7 @@ async def set_synonyms(pool: asyncpg.Pool, term: str, synonyms: Sequence[str]) -
 async def delete_synonym(pool: asyncpg.Pool, term: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(queries.kb_delete_synonym, term) is None:
-            raise NotFound(f'no synonyms for "{term}"')
+            raise NotFound(f'Синонимов для "{term}" нет.')
         await conn.fetchval(queries.kb_bump_version)
 
 

@@ -145,3 +145,7 @@ DELETE FROM kb_synonyms WHERE lower(term) = lower($1) RETURNING id;
 -- name: kb_count_to_embed
 -- How many chunks `avibot kb reindex` has to (re-)embed for this embedder.
 SELECT count(*)::int FROM kb_chunks WHERE embedder IS DISTINCT FROM $1 OR embedding IS NULL;
+
+-- name: kb_article_count
+-- How many articles the knowledge base holds.
+SELECT count(*)::int FROM kb_articles;

@@ -20,3 +20,7 @@ SELECT count(*) FROM users;
 -- name: set_password
 -- Replaces a user's password hash.
 UPDATE users SET password_hash = $2 WHERE id = $1;
+
+-- name: record_login
+-- Notes a successful login.
+UPDATE users SET last_login_at = now() WHERE id = $1 RETURNING last_login_at;

@@ -8,7 +8,7 @@ import msgspec
 from core.db import queries
 from core.errors import Conflict, InvalidInput
 from core.models import Role, User, UserWithHash
-from core.security import hash_password
+from core.security import hash_password, needs_rehash, verify_password
 
 
 async def create_user(
@@ -41,3 +41,17 @@ async def get_user(conn: asyncpg.Connection | asyncpg.Pool, user_id: int) -> Use
 
 async def count_users(conn: asyncpg.Connection | asyncpg.Pool) -> int:
     return await conn.fetchval(queries.count_users)
+
+
+async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, login: str, password: str) -> User | None:
+    """The active user with this login and password, or None; upgrades an outdated hash on the way."""
+    if not 0 < len(login) <= 64:
+        return None
+    found = await get_user_by_login(conn, login)
+    if found is None or not found.is_active or not verify_password(found.password_hash, password):
+        return None
+    if needs_rehash(found.password_hash):
+        await conn.execute(queries.set_password, found.id, hash_password(password))
+    last_login_at = await conn.fetchval(queries.record_login, found.id)
+    fields = {f: getattr(found, f) for f in User.__struct_fields__}
+    return User(**{**fields, "last_login_at": last_login_at})

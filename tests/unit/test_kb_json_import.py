@@ -26,16 +26,16 @@ def test_demo_knowledge_base_is_large_enough() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b'{"articles": [\n  {"id": "a1", "title": "x",\n   "text": }]}', "line 3, column 12"),
+        (b'{"articles": [\n  {"id": "a1", "title": "x",\n   "text": }]}', "строка 3, столбец 12"),
         (b'{"articles": [{"id": "a1", "title": "T", "text": "x"}, {"id": "a2", "title": 5, "text": "y"}]}',
          'articles[1] (id "a2").title'),
         (b'{"articles": [{"id": "a1", "title": "T"}]}', 'articles[0] (id "a1")'),
         (b'{"articles": [{"id": "a1", "title": "T", "text": "x"}, {"id": "a1", "title": "U", "text": "y"}]}',
-         "appears twice"),
-        (b'{"articles": [{"id": "a1", "title": "T", "text": "   "}]}', "text is empty"),
+         "встречается дважды"),
+        (b'{"articles": [{"id": "a1", "title": "T", "text": "   "}]}', "пустой текст"),
         (b'{"categories": [{"slug": "Bad Slug", "title": "x"}], "articles": []}', 'categories[0] (slug "Bad Slug")'),
         (b'{"categories": [{"slug": "a", "title": "x", "colour": 1}], "articles": []}', "colour"),
-        (b"[1, 2]", "JSON object"),
+        (b"[1, 2]", "JSON-объект"),
     ],
 )  # fmt: skip
 def test_bad_files_name_the_place_at_fault(data: bytes, message: str) -> None:

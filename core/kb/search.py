@@ -1,0 +1,125 @@
+"""Retrieval over the knowledge base stored in PostgreSQL: the in-process hybrid index + pgvector.
+
+The lexical side (BM25 over lemmas, character n-grams, synonyms, transliteration) runs in memory on an index
+built from the database and rebuilt when the knowledge base's change counter moves (`kb_version`, bumped in
+the same transaction as every edit). The dense side asks pgvector: the question is embedded here and its
+nearest chunks come from the HNSW index of the active embedder. Both meet in `KnowledgeIndex.search`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+import asyncpg
+import numpy as np
+
+from core.db import queries
+from core.kb.store import ensure_vector_index
+from core.settings import Settings
+from graphs.retrieval import Embedder, Hit, KnowledgeIndex, LocalEmbedder, OpenAIEmbedder, embed_queries
+
+# How many nearest chunks pgvector returns; the rest of the base gets no dense signal for this question.
+DENSE_CANDIDATES = 64
+# How often a process re-reads the change counter; edits show up in search within this many seconds.
+VERSION_CHECK_SECONDS = 1.0
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The configured embeddings endpoint, else the offline model that ships in its package."""
+    if settings.embeddings_base_url:
+        return OpenAIEmbedder(
+            base_url=settings.embeddings_base_url,
+            model=settings.embeddings_model or "",
+            api_key=settings.embeddings_api_key,
+        )
+    return LocalEmbedder()
+
+
+def _dense_sql(embedder: Embedder) -> str:
+    """Nearest chunks by cosine, phrased so the planner uses `ensure_vector_index`'s expression index."""
+    dim = int(embedder.dim)
+    literal = embedder.name.replace("'", "''")
+    return (
+        f"SELECT a.external_id, ch.position, 1 - (ch.embedding::vector({dim}) <=> $1::vector({dim})) AS similarity "
+        f"FROM kb_chunks ch JOIN kb_articles a ON a.id = ch.article_id "
+        f"WHERE ch.embedder = '{literal}' ORDER BY ch.embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $2"
+    )
+
+
+class KnowledgeBase:
+    """One per process: a cached index over the database's knowledge base, rebuilt after edits."""
+
+    def __init__(self, pool: asyncpg.Pool, embedder: Embedder | None) -> None:
+        self.pool = pool
+        self.embedder = embedder
+        self._index: KnowledgeIndex | None = None
+        self._version: int | None = None
+        self._checked = 0.0
+        self._lock = asyncio.Lock()
+        self._dense_sql = _dense_sql(embedder) if embedder is not None else None
+
+    async def index(self) -> KnowledgeIndex:
+        """The current index; re-reads the change counter at most once per VERSION_CHECK_SECONDS."""
+        now = time.monotonic()
+        if self._index is not None and now - self._checked < VERSION_CHECK_SECONDS:
+            return self._index
+        async with self._lock:
+            version = await self.pool.fetchval(queries.kb_version) or 0
+            self._checked = time.monotonic()
+            if self._index is None or version != self._version:
+                self._index = await self._build()
+                self._version = version
+        return self._index
+
+    async def _build(self) -> KnowledgeIndex:
+        async with self.pool.acquire() as conn:
+            articles = [dict(r) for r in await conn.fetch(queries.kb_load_articles)]
+            synonyms = {r["term"]: list(r["synonyms"]) for r in await conn.fetch(queries.kb_list_synonyms)}
+            titles = {r["slug"]: r["title"] for r in await conn.fetch(queries.kb_list_categories)}
+            name = self.embedder.name if self.embedder is not None else None
+            vectors = {
+                (r["external_id"], r["position"]): r["embedding"].to_numpy().astype(np.float32)
+                for r in await conn.fetch(queries.kb_load_chunks, name)
+                if r["embedding"] is not None
+            }
+            if self.embedder is not None and vectors:
+                await ensure_vector_index(conn, self.embedder)
+        for article in articles:
+            article["item_ids"] = [str(i) for i in article.pop("avito_item_ids")]
+        # Building costs ~1 s per 1,000 passages: keep it off the event loop.
+        return await asyncio.to_thread(
+            KnowledgeIndex,
+            articles,
+            synonyms=synonyms,
+            category_titles=titles,
+            embedder=self.embedder if vectors else None,
+            chunk_vectors=vectors or None,
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        top_k: int = 5,
+        categories: Iterable[str] | None = None,
+        item_title: str | None = None,
+        item_id: int | None = None,
+    ) -> list[Hit]:
+        index = await self.index()
+        dense: dict[tuple[str, int], float] | None = None
+        query_vector = None
+        if self.embedder is not None and self._dense_sql is not None and index.chunk_vectors is not None:
+            query_vector = (await asyncio.to_thread(embed_queries, self.embedder, [query]))[0]
+            rows = await self.pool.fetch(self._dense_sql, query_vector, DENSE_CANDIDATES)
+            dense = {(r["external_id"], r["position"]): float(r["similarity"]) for r in rows}
+        return index.search(
+            query,
+            top_k=top_k,
+            categories=list(categories) if categories is not None else None,
+            item_title=item_title,
+            item_id=item_id,
+            dense_scores=dense,
+            query_vector=query_vector,
+        )
