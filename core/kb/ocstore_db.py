@@ -94,29 +94,40 @@ def info_category(title: str) -> str:
     return best
 
 
+def _shown_prefix(prefix: str) -> str:
+    return f"«{prefix}»" if prefix else "пустой (без префикса)"
+
+
 class _Dsn:
     """`mysql://user:password@host:port/dbname`, percent-decoded. Its repr never shows the password."""
 
     def __init__(self, dsn: str) -> None:
-        shape = "The ocStore database address must look like mysql://user:password@host:3306/dbname"
+        def bad(problem: str) -> InvalidInput:
+            return InvalidInput(
+                f"Адрес базы ocStore указан неверно: {problem}. "
+                "Укажите его в виде mysql://user:password@host:3306/dbname"
+            )
+
         try:
             parts = urlsplit(dsn.strip())
             port = parts.port or 3306
         except ValueError:
-            raise InvalidInput(f"{shape} (the port is not a number).") from None
+            raise bad("порт — не число") from None
         if parts.scheme not in {"mysql", "mariadb", "mysql+pymysql"}:
-            raise InvalidInput(f"{shape} (it starts with {parts.scheme + '://' if parts.scheme else 'no scheme'}).")
+            raise bad(
+                f"он начинается с {parts.scheme}://, а не с mysql://" if parts.scheme else "в начале нет mysql://"
+            )
         self.host = parts.hostname or ""
         self.port = port
         self.user = unquote(parts.username or "")
         self.password = unquote(parts.password or "")
         self.database = unquote(parts.path.lstrip("/"))
         if not self.host or not self.user or not self.database or "/" in self.database:
-            raise InvalidInput(f"{shape}: a host, a user and a database name are required.")
+            raise bad("нужны сервер, пользователь и имя базы")
 
     @property
     def where(self) -> str:
-        return f"database {self.database!r} at {self.host}:{self.port} as {self.user!r}"
+        return f"база «{self.database}» на {self.host}:{self.port}, пользователь «{self.user}»"
 
     def __repr__(self) -> str:
         return f"<_Dsn {self.where}>"
@@ -137,7 +148,8 @@ class _Reader:
     def table(self, name: str) -> str:
         return f"`{self.prefix}{name}`"  # the prefix matched PREFIX, so this is a safe identifier
 
-    def rows(self, sql: str, params: Sequence[Any] = (), *, tables: str) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: Sequence[Any] = (), *, what: str) -> list[dict[str, Any]]:
+        """`what` names what is read, for the message should it fail: «таблицу oc_setting» (accusative)."""
         try:
             with self.conn.cursor(pymysql.cursors.DictCursor) as cursor:
                 cursor.execute(sql, tuple(params) if params else None)  # None: no %-formatting at all
@@ -145,10 +157,13 @@ class _Reader:
         except pymysql.MySQLError as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
             if code >= 2000:  # client-side: the connection broke or timed out
-                raise ServiceError(f"Lost the ocStore {self.dsn.where}: {_reason(exc, self.dsn.password)}") from None
+                raise ServiceError(
+                    f"Соединение с базой ocStore прервалось ({self.dsn.where}): {_reason(exc, self.dsn.password)}. "
+                    "Повторите импорт; если ошибка не уходит, проверьте сеть и сервер базы."
+                ) from None
             raise InvalidInput(
-                f"Reading {tables} from the ocStore {self.dsn.where} failed: {_reason(exc, self.dsn.password)}. "
-                "Is this an ocStore 3 / OpenCart 3 database, and may this user SELECT from it?"
+                f"Не удалось прочитать {what} ({self.dsn.where}): {_reason(exc, self.dsn.password)}. "
+                "Проверьте, что это база ocStore 3 / OpenCart 3 и что у пользователя есть право SELECT на неё."
             ) from None
 
     def check_tables(self) -> set[str]:
@@ -158,16 +173,22 @@ class _Reader:
             r["name"].lower()
             for r in self.rows(
                 "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()",
-                tables="the table list",
+                what="список таблиц",
             )
         }
         missing = [self.prefix + t for t in TABLES if self.prefix + t not in found]
         if missing:
             prefixes = sorted(n.removesuffix("product_description") for n in found if n.endswith("product_description"))
-            hint = f" Tables here use the prefix {', '.join(repr(p) for p in prefixes)}." if prefixes else ""
+            shown = ", ".join(_shown_prefix(p) for p in prefixes)
+            if len(prefixes) == 1:
+                hint = f" Таблицы ocStore в этой базе — с префиксом {shown}: укажите его."
+            elif prefixes:
+                hint = f" Таблицы ocStore в этой базе — с префиксами {shown}: укажите нужный."
+            else:
+                hint = " Укажите префикс таблиц вашего магазина."
             raise InvalidInput(
-                f"The ocStore {self.dsn.where} has no table {', '.join(missing)}; is the prefix {self.prefix!r} "
-                f"right?{hint}"
+                f"В базе ocStore ({self.dsn.where}) нет {'таблицы' if len(missing) == 1 else 'таблиц'} "
+                f"{', '.join(missing)}. Сейчас указан префикс {_shown_prefix(self.prefix)}.{hint}"
             )
         return {
             r["name"].lower()
@@ -175,7 +196,7 @@ class _Reader:
                 "SELECT column_name AS name FROM information_schema.columns "
                 "WHERE table_schema = DATABASE() AND table_name = %s",
                 [self.prefix + "product_to_category"],
-                tables=self.prefix + "product_to_category",
+                what=f"столбцы таблицы {self.prefix}product_to_category",
             )
         }
 
@@ -183,23 +204,28 @@ class _Reader:
         rows = self.rows(
             f"SELECT `key`, `value` FROM {self.table('setting')} "
             "WHERE store_id = 0 AND `key` IN ('config_language', 'config_currency')",
-            tables=self.prefix + "setting",
+            what=f"таблицу {self.prefix}setting",
         )
         return {r["key"]: (r["value"] or "").strip() for r in rows}
 
     def language(self, wanted: int | None, config_code: str) -> dict[str, Any]:
         languages = self.rows(
             f"SELECT language_id, code, name FROM {self.table('language')} ORDER BY language_id",
-            tables=self.prefix + "language",
+            what=f"таблицу {self.prefix}language",
         )
         if not languages:
-            raise InvalidInput(f"The table {self.prefix}language of the ocStore {self.dsn.where} is empty.")
+            raise InvalidInput(
+                f"Таблица {self.prefix}language пуста ({self.dsn.where}): в магазине не установлен ни один язык. "
+                "Проверьте, что это база рабочего магазина ocStore."
+            )
         if wanted is not None:
             for language in languages:
                 if language["language_id"] == wanted:
                     return language
             known = ", ".join(f"{r['language_id']} ({r['code']})" for r in languages)
-            raise InvalidInput(f"There is no language_id {wanted} in {self.prefix}language; there are {known}.")
+            raise InvalidInput(
+                f"В таблице {self.prefix}language нет языка с language_id {wanted}; есть {known}. Укажите один из них."
+            )
         for language in languages:
             if config_code and (language["code"] or "").lower() == config_code.lower():
                 return language
@@ -221,19 +247,22 @@ def _connect(dsn: _Dsn) -> pymysql.connections.Connection:
             autocommit=False,
         )
     except pymysql.MySQLError as exc:
-        raise ServiceError(f"Cannot connect to the ocStore {dsn.where}: {_reason(exc, dsn.password)}") from None
+        raise ServiceError(
+            f"Не удалось подключиться к базе ocStore ({dsn.where}): {_reason(exc, dsn.password)}. "
+            "Проверьте адрес, порт, пользователя и пароль и что сервер принимает подключения с этой машины."
+        ) from None
 
 
 def read_database(dsn: str, prefix: str = "oc_", language_id: int | None = None) -> KbImport:
     """Reads an ocStore database into a KbImport (nothing is written anywhere); see the module docstring."""
     if not PREFIX.fullmatch(prefix):
-        raise InvalidInput(f"The table prefix {prefix!r} must be 0–20 characters of a-z, 0-9 and _ (like 'oc_').")
+        raise InvalidInput(f"Префикс таблиц «{prefix}» не подходит: нужно 0–20 символов a-z, 0-9 и _ (например, oc_).")
     target = _Dsn(dsn)
     conn = _connect(target)
     try:
         reader = _Reader(conn, target, prefix)
         # One snapshot for all queries (on InnoDB), so a product edited mid-read is seen either before or after.
-        reader.rows("START TRANSACTION WITH CONSISTENT SNAPSHOT", tables="a snapshot")
+        reader.rows("START TRANSACTION WITH CONSISTENT SNAPSHOT", what="согласованный снимок данных")
         return _read(reader, language_id)
     finally:
         try:
@@ -256,18 +285,18 @@ def _read(reader: _Reader, language_id: int | None) -> KbImport:
         "ON cd.category_id = c.category_id AND cd.language_id = %s "
         "ORDER BY c.sort_order, c.category_id",
         [lang],
-        tables=f"{reader.prefix}category and {reader.prefix}category_description",
+        what=f"таблицы {reader.prefix}category и {reader.prefix}category_description",
     )
     names = {str(c["category_id"]): plain(c["name"]) or f"Категория {c['category_id']}" for c in categories}
     parents = {str(c["category_id"]): str(c["parent_id"]) if c["parent_id"] else None for c in categories}
-    paths = category_paths(parents, names, reader.prefix + "category {id}")
+    paths = category_paths(parents, names, f"Таблица {reader.prefix}category, category_id {{id}}")
     enabled = {str(c["category_id"]) for c in categories if c["status"] == 1}
 
     main = ", main_category" if "main_category" in link_columns else ", 0 AS main_category"
     product_categories: dict[int, list[tuple[int, str]]] = {}
     for link in reader.rows(
         f"SELECT product_id, category_id{main} FROM {reader.table('product_to_category')}",
-        tables=reader.prefix + "product_to_category",
+        what=f"таблицу {reader.prefix}product_to_category",
     ):
         if str(link["category_id"]) in enabled:
             product_categories.setdefault(link["product_id"], []).append(
@@ -285,7 +314,10 @@ def _read(reader: _Reader, language_id: int | None) -> KbImport:
         "ON ss.stock_status_id = p.stock_status_id AND ss.language_id = %s "
         "WHERE p.status = 1 ORDER BY p.sort_order, p.product_id",
         [lang, lang],
-        tables=f"{reader.prefix}product with its description, manufacturer and stock status",
+        what=(
+            f"таблицы {reader.prefix}product, {reader.prefix}product_description, {reader.prefix}manufacturer "
+            f"и {reader.prefix}stock_status"
+        ),
     )
     pages = reader.rows(
         "SELECT i.information_id, d.title, d.description, d.meta_description, d.meta_keyword "
@@ -294,7 +326,7 @@ def _read(reader: _Reader, language_id: int | None) -> KbImport:
         "ON d.information_id = i.information_id AND d.language_id = %s "
         "WHERE i.status = 1 ORDER BY i.sort_order, i.information_id",
         [lang],
-        tables=f"{reader.prefix}information and {reader.prefix}information_description",
+        what=f"таблицы {reader.prefix}information и {reader.prefix}information_description",
     )
 
     articles: list[ArticleIn] = []
@@ -341,10 +373,17 @@ def _product(
     external_id = f"ocstore-product-{row['product_id']}"
     name = plain(row["name"])
     if not name:
-        return Skipped(external_id, f"product_id {row['product_id']} has no name in language {language}.")
+        return Skipped(
+            external_id,
+            f"product_id {row['product_id']}: нет названия на языке {language}. Заполните название товара в ocStore.",
+        )
     price = Decimal(row["price"] or 0)
     if price <= 0:
-        return Skipped(external_id, f"«{name}» has the price 0 (price on request is not imported).")
+        return Skipped(
+            external_id,
+            f"product_id {row['product_id']} «{name}»: цена 0, а товары с ценой по запросу не загружаются. "
+            "Укажите цену в ocStore.",
+        )
     quantity = int(row["quantity"] or 0)
     status = plain(row["stock_status"])
     available = quantity > 0 or status.lower() in _IN_STOCK
@@ -384,10 +423,17 @@ def _page(row: dict[str, Any], language: str) -> ArticleIn | Skipped:
     external_id = f"ocstore-info-{row['information_id']}"
     title = plain(row["title"])
     if not title:
-        return Skipped(external_id, f"information_id {row['information_id']} has no title in language {language}.")
+        return Skipped(
+            external_id,
+            f"information_id {row['information_id']}: нет заголовка на языке {language}. "
+            "Заполните заголовок страницы в ocStore.",
+        )
     text = _unescaped_text(row["description"]) or _unescaped_text(row["meta_description"])
     if not text:
-        return Skipped(external_id, f"the page «{title}» has no text.")
+        return Skipped(
+            external_id,
+            f"information_id {row['information_id']} «{title}»: у страницы нет текста. Добавьте текст в ocStore.",
+        )
     return ArticleIn(
         external_id=external_id,
         title=title,

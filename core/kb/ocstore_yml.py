@@ -50,6 +50,24 @@ _OFFER_ID = re.compile(r"^[0-9A-Za-z_.-]{1,80}$")
 _PRICE = re.compile(r"^\d{1,12}(?:\.\d{1,4})?$")
 _TAG_LIKE = re.compile(r"<[A-Za-z/!]")
 _BREAKS = re.compile(r"[\s\ue001\ue002]*[\ue001\ue002][\s\ue001\ue002]*")
+# expat's messages (pyexpat.ErrorString) for the mistakes a hand-edited or half-downloaded feed makes, in Russian;
+# any other message is shown as expat wrote it.
+_XML_ERRORS = {
+    "syntax error": "синтаксическая ошибка",
+    "no element found": "файл оборвался или пуст: не хватает закрывающих тегов",
+    "not well-formed (invalid token)": "недопустимый символ",
+    "unclosed token": "незакрытый тег",
+    "mismatched tag": "закрывающий тег не совпадает с открывающим",
+    "duplicate attribute": "атрибут повторяется",
+    "junk after document element": "лишний текст после закрывающего </yml_catalog>",
+    "undefined entity": "неизвестная сущность (в XML нет &nbsp; и подобных: пишите &#160; или сам символ)",
+    "unclosed CDATA section": "незакрытая секция CDATA",
+    "unbound prefix": "префикс пространства имён не объявлен",
+    "unknown encoding": "неизвестная кодировка в объявлении <?xml ...?>",
+    "encoding specified in XML declaration is incorrect": "кодировка в объявлении <?xml ...?> не совпадает с файлом",
+    "XML or text declaration not at start of entity": "объявление <?xml ...?> должно стоять в самом начале файла",
+    "reference to invalid character number": "ссылка на недопустимый символ",
+}
 
 
 # --- text shared with the database reader ---------------------------------------------------------------------
@@ -250,19 +268,20 @@ def _parse_xml(data: bytes) -> tuple[ET.Element, dict[int, int]]:
     except ET.ParseError as exc:
         line, column = exc.position
         reason = str(exc).split(":")[0]
-        hint = ""
+        advice = "Исправьте это место и загрузите файл снова."
         if "invalid token" in reason and not _declares_encoding(data) and not _is_utf8(data):
-            hint = (
-                " The file is not UTF-8: if it is windows-1251, its first line must say so: "
+            advice = (
+                "Файл не в кодировке UTF-8: если он в windows-1251, первая строка должна сообщать об этом: "
                 '<?xml version="1.0" encoding="windows-1251"?>.'
             )
         raise InvalidInput(
-            f"The YML feed is not well-formed XML at line {line}, column {column + 1}: {reason}.{hint}"
+            f"Фид YML — некорректный XML: строка {line}, столбец {column + 1}: "
+            f"{_XML_ERRORS.get(reason, reason)}. {advice}"
         ) from None
-    except DefusedXmlException as exc:
+    except DefusedXmlException:
         raise InvalidInput(
-            f"The YML feed declares XML entities or external references ({exc}), which are refused for safety; "
-            "a YML feed needs none."
+            "Фид YML объявляет XML-сущности или внешние ссылки (<!ENTITY ...>), а такие файлы не принимаются "
+            "из соображений безопасности. Уберите эти объявления из <!DOCTYPE>: фиду YML они не нужны."
         ) from None
     return root, target.lines
 
@@ -316,16 +335,18 @@ def _read_categories(shop: ET.Element, lines: dict[int, int]) -> dict[str, _Cate
         category_id = (element.get("id") or "").strip()
         if not _CATEGORY_ID.fullmatch(category_id):
             raise InvalidInput(
-                f"<category> at line {line}: the id {category_id!r} must be 1–50 latin letters, digits, _ or -."
+                f"<category> в строке {line}: id «{category_id}» не подходит — нужно 1–50 латинских букв, цифр, "
+                "_ или -. Исправьте id категории."
             )
         key = category_id.lower()
         if key in categories:
             raise InvalidInput(
-                f'<category id="{category_id}"> appears twice (lines {categories[key].line} and {line}).'
+                f'<category id="{category_id}"> встречается дважды (строки {categories[key].line} и {line}). '
+                "Оставьте одну категорию с этим id."
             )
         name = plain(element.text)
         if not name:
-            raise InvalidInput(f'<category id="{category_id}"> at line {line} has no name.')
+            raise InvalidInput(f'<category id="{category_id}"> в строке {line}: нет названия. Впишите его.')
         parent = (element.get("parentId") or "").strip().lower() or None
         categories[key] = _Category(key, name, parent, line)
     return categories
@@ -343,7 +364,10 @@ def category_paths(parents: dict[str, str | None], names: dict[str, str], where:
         current: str | None = start
         while current is not None and current in names:
             if current in chain:
-                raise InvalidInput(f"{where.format(id=start)}: its parents form a cycle ({' → '.join(chain)}).")
+                raise InvalidInput(
+                    f"{where.format(id=start)}: родительские категории образуют цикл ({' → '.join(chain)}). "
+                    "Укажите у одной из них другого родителя."
+                )
             chain.append(current)
             current = parents.get(current)
         paths[start] = [names[c] for c in reversed(chain)]
@@ -354,13 +378,19 @@ def parse_yml(data: bytes) -> KbImport:
     """Parses a YML feed into product articles and categories; see the module docstring for the rules."""
     root, lines = _parse_xml(data)
     if root.tag != "yml_catalog":
-        raise InvalidInput(f"This is not a YML feed: the root element is <{root.tag}>, not <yml_catalog>.")
+        raise InvalidInput(
+            f"Это не фид YML: корневой элемент — <{root.tag}>, а должен быть <yml_catalog>. "
+            "Загрузите YML-выгрузку (формат Яндекс Маркета) из ocStore."
+        )
     shop = root.find("shop")
     if shop is None:
-        raise InvalidInput("The YML feed has no <shop> element inside <yml_catalog>.")
+        raise InvalidInput("В фиде YML нет элемента <shop> внутри <yml_catalog>. Проверьте, что файл выгружен целиком.")
     offers = shop.find("offers")
     if offers is None:
-        raise InvalidInput(f"The YML feed's <shop> (line {lines.get(id(shop), 0)}) has no <offers> element.")
+        raise InvalidInput(
+            f"В элементе <shop> (строка {lines.get(id(shop), 0)}) нет элемента <offers>, то есть нет товаров. "
+            "Проверьте настройки YML-выгрузки в ocStore."
+        )
 
     categories = _read_categories(shop, lines)
     paths = category_paths(
@@ -383,14 +413,16 @@ def parse_yml(data: bytes) -> KbImport:
         offer_id = (offer.get("id") or "").strip()
         if not _OFFER_ID.fullmatch(offer_id):
             problem = (
-                "has no id" if not offer_id else f"has the id {offer_id!r}, which is not 1–80 latin letters/digits"
+                "у <offer> нет атрибута id. Добавьте id товара."
+                if not offer_id
+                else f"id «{offer_id}» не подходит — нужно 1–80 латинских букв, цифр, _ . или -. Исправьте id товара."
             )
-            skipped.append(Skipped(f"offer #{index}", f"line {line}: the offer {problem}."))
+            skipped.append(Skipped(f"offer #{index}", f"Строка {line}: {problem}"))
             continue
         if offer_id in seen:
             raise InvalidInput(
-                f'<offer id="{offer_id}"> appears twice (lines {seen[offer_id]} and {line}); '
-                "offer ids identify products across re-imports."
+                f'<offer id="{offer_id}"> встречается дважды (строки {seen[offer_id]} и {line}). '
+                "По id товар узнаётся при повторной загрузке, поэтому id товаров должны быть разными."
             )
         seen[offer_id] = line
         result = _offer(offer, offer_id, line, categories, paths, default_currency)
@@ -425,15 +457,22 @@ def _offer(
     if not name and model:  # the "vendor.model" offer type: the name is assembled from its parts
         name = " ".join(unique([_text(offer, "typePrefix"), vendor, model]))
     if not name:
-        return Skipped(external_id, f"line {line}: no <name> (nor <model> to build one from).")
+        return Skipped(
+            external_id, f"Строка {line}: нет <name> (и нет <model>, чтобы составить название). Добавьте название."
+        )
     raw_price = _text(offer, "price")
     if not raw_price:
-        return Skipped(external_id, f"line {line}: «{name}» has no <price>.")
+        return Skipped(external_id, f"Строка {line}: у «{name}» нет <price>. Укажите цену.")
     price = _price(raw_price)
     if price is None:
-        return Skipped(external_id, f"line {line}: «{name}» has the price {raw_price!r}, which is not a number.")
+        return Skipped(
+            external_id, f"Строка {line}: у «{name}» цена «{raw_price}» — это не число. Укажите цену числом."
+        )
     if price <= 0:
-        return Skipped(external_id, f"line {line}: «{name}» has the price 0 (price on request is not imported).")
+        return Skipped(
+            external_id,
+            f"Строка {line}: у «{name}» цена 0, а товары с ценой по запросу не загружаются. Укажите цену.",
+        )
     old_price = _price(_text(offer, "oldprice"))
     currency = _currency(_text(offer, "currencyId") or default_currency)
     available = (offer.get("available") or "true").strip().lower() not in {"false", "0", "no"}

@@ -8,24 +8,30 @@ import msgspec
 from core.db import queries
 from core.errors import Conflict, InvalidInput
 from core.models import Role, User, UserWithHash
-from core.security import hash_password, needs_rehash, verify_password
+from core.security import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 
 
 async def create_user(
     conn: asyncpg.Connection | asyncpg.Pool, login: str, password: str, role: Role, display_name: str = ""
 ) -> User:
     if role not in ("admin", "operator"):
-        raise InvalidInput(f"role must be admin or operator, not {role!r}")
+        raise InvalidInput(f"Роль «{role}» не подходит: укажите admin или operator.")
     try:
         password_hash = hash_password(password)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    except ValueError:  # hash_password's only refusal: a password shorter than MIN_PASSWORD_LENGTH
+        raise InvalidInput(
+            f"Пароль слишком короткий: нужно не меньше {MIN_PASSWORD_LENGTH} символов. Придумайте пароль длиннее."
+        ) from None
     try:
         row = await conn.fetchrow(queries.insert_user, login, password_hash, role, display_name or login)
     except asyncpg.UniqueViolationError:
-        raise Conflict(f"a user with login {login!r} already exists") from None
+        raise Conflict(
+            f"Пользователь с логином «{login}» уже существует (регистр букв в логине не важен). Выберите другой логин."
+        ) from None
     except asyncpg.CheckViolationError:
-        raise InvalidInput(f"login {login!r} is not allowed: use 1–64 Latin letters, digits and . _ @ -") from None
+        raise InvalidInput(
+            f"Логин «{login}» не подходит: используйте от 1 до 64 латинских букв, цифр и символов . _ @ -"
+        ) from None
     return msgspec.convert(dict(row), User)
 
 

@@ -73,6 +73,7 @@ def test_up_survives_kill_minus_9_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         assert first.wait_healthy()["status"] == "ok"
         assert "First run: log in as «admin» with password" in first.output()
+        assert "Loaded the demo knowledge base (65 articles)" in first.output()
         assert (data_dir / "initial-admin-password").read_text().startswith("admin ")
 
         # A second `up` on the same DATA_DIR refuses instead of corrupting it.
@@ -91,8 +92,9 @@ def test_up_survives_kill_minus_9_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         again.wait_healthy()
         assert "First run" not in again.output()  # the admin exists already
+        assert "demo knowledge base" not in again.output()  # loaded once, never again
         duplicate = run(["user", "add", "olga", "--role", "operator"], again.env, stdin="password-olga\n")
-        assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+        assert duplicate.returncode == 1 and "уже существует" in duplicate.stderr
         assert "Traceback" not in duplicate.stderr
     finally:
         again.proc.send_signal(signal.SIGINT)

@@ -8,7 +8,7 @@ from tests.conftest import Session
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "kb.sample.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "kb.sample.json"
 
 
 def test_import_upload_then_browse_edit_search(admin: Session) -> None:

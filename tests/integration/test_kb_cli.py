@@ -9,7 +9,7 @@ from tests.integration.test_cli import env_for, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "kb.sample.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "kb.sample.json"
 
 
 def test_import_search_stats_reindex(tmp_path: Path) -> None:

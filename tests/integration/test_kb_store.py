@@ -12,7 +12,7 @@ from core.kb.models import ArticleIn, CategoryIn, KbImport
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "kb.sample.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "kb.sample.json"
 
 
 async def test_import_is_idempotent_and_reports_counts(pool: asyncpg.Pool) -> None:
@@ -103,3 +103,33 @@ async def test_categories_and_synonyms(pool: asyncpg.Pool) -> None:
         await store.set_synonyms(pool, "нал", ["нал"])
     await store.delete_synonym(pool, "ВЕЛИК")
     assert await store.list_synonyms(pool) == []
+
+
+async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: asyncpg.Pool) -> None:
+    from core.kb.search import KnowledgeBase, _dense_sql
+    from graphs.retrieval import LocalEmbedder
+
+    embedder = LocalEmbedder("use")
+    await store.apply_import(pool, parse_json(SAMPLE.read_bytes()), embedder=embedder)
+    stats = await store.stats(pool)
+    assert stats.embedded_chunks == stats.chunks and stats.embedders == {embedder.name: stats.chunks}
+    index_name = store.vector_index_name(embedder)
+    assert await pool.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = $1", index_name) is not None
+
+    # The planner picks the HNSW index for the dense query once a sequential scan is not an option.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        vector = embedder.embed(["доставка"])[0]
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + _dense_sql(embedder), vector, 5))
+    assert index_name in plan
+
+    hits = await KnowledgeBase(pool, embedder).search("привезёте велосипед домой?", top_k=3)
+    assert hits[0].external_id == "d1"
+
+    # Switching embedders: reindex re-embeds every chunk with the new one and creates its index.
+    other = LocalEmbedder("wordllama")
+    progress: list[tuple[int, int]] = []
+    assert await store.reindex(pool, other, batch=4, progress=lambda d, t: progress.append((d, t))) == stats.chunks
+    assert progress[-1] == (stats.chunks, stats.chunks)
+    assert (await store.stats(pool)).embedders == {other.name: stats.chunks}
+    assert await store.reindex(pool, other) == 0  # resumable: nothing left

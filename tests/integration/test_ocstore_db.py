@@ -76,7 +76,11 @@ def test_enabled_products_and_pages_become_articles(shop: KbImport) -> None:
         "ocstore-info-9",
     ]
     assert [(s.external_id, s.reason) for s in shop.skipped] == [
-        ("ocstore-product-55", "«Сборка велосипеда под ваш рост» has the price 0 (price on request is not imported).")
+        (
+            "ocstore-product-55",
+            "product_id 55 «Сборка велосипеда под ваш рост»: цена 0, а товары с ценой по запросу не загружаются. "
+            "Укажите цену в ocStore.",
+        )
     ]
 
 
@@ -199,7 +203,9 @@ def test_a_language_can_be_asked_for(mariadb_dsn: str) -> None:
     assert article(doc, "ocstore-product-51").text.endswith("Нет в наличии (Pre-Order)")
     assert article(doc, "ocstore-info-8").category == "returns"  # «Warranty and returns»
     assert [c.title for c in doc.categories][:2] == ["Bicycles / Mountain", "Bicycles / City"]
-    with pytest.raises(InvalidInput, match=r"no language_id 9 in oc_language; there are 1 \(ru-ru\), 2 \(en-gb\)"):
+    with pytest.raises(
+        InvalidInput, match=r"В таблице oc_language нет языка с language_id 9; есть 1 \(ru-ru\), 2 \(en-gb\)\."
+    ):
         read_database(mariadb_dsn, language_id=9)
 
 
@@ -226,14 +232,15 @@ def test_a_wrong_prefix_names_the_missing_tables(mariadb_dsn: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         read_database(mariadb_dsn, prefix="shop_")
     message = str(caught.value)
-    assert "has no table shop_category, shop_category_description," in message
-    assert "Tables here use the prefix 'oc_'." in message
+    assert "нет таблиц shop_category, shop_category_description," in message
+    assert "Сейчас указан префикс «shop_»." in message
+    assert "Таблицы ocStore в этой базе — с префиксом «oc_»: укажите его." in message
 
 
 @pytest.mark.parametrize("prefix", ["oc_`; DROP TABLE oc_product; --", "OC_", "a" * 21, "oc-"])
 def test_a_bad_prefix_is_refused_before_any_query(prefix: str) -> None:
     # The DSN points nowhere: the prefix is checked before a connection is even tried.
-    with pytest.raises(InvalidInput, match="must be 0–20 characters of a-z, 0-9 and _"):
+    with pytest.raises(InvalidInput, match="не подходит: нужно 0–20 символов a-z, 0-9 и _"):
         read_database("mysql://u:p@127.0.0.1:1/db", prefix=prefix)
 
 
@@ -245,6 +252,7 @@ def test_an_unreachable_server_is_a_service_error_without_the_password() -> None
     with pytest.raises(ServiceError) as caught:
         read_database(f"mysql://shop:S3cret-Pw@127.0.0.1:{port}/shop")
     message = str(caught.value)
+    assert message.startswith("Не удалось подключиться к базе ocStore")
     assert f"127.0.0.1:{port}" in message and "Can't connect" in message
     assert "S3cret" not in message
 
@@ -264,6 +272,6 @@ def test_a_wrong_password_is_a_service_error_without_the_password(mariadb_dsn: s
     ["postgresql://u:Secret9@host/db", "mysql://u:Secret9@host:notaport/db", "mysql://u:Secret9@host/", "shop.ru"],
 )
 def test_a_malformed_dsn_is_invalid_input_without_the_password(dsn: str) -> None:
-    with pytest.raises(InvalidInput, match="must look like mysql://user:password@host:3306/dbname") as caught:
+    with pytest.raises(InvalidInput, match="Укажите его в виде mysql://user:password@host:3306/dbname") as caught:
         read_database(dsn)
     assert "Secret9" not in str(caught.value)

@@ -21,16 +21,16 @@ async def test_create_and_read_user(pool: asyncpg.Pool) -> None:
 
 async def test_duplicate_login_is_a_conflict(pool: asyncpg.Pool) -> None:
     await create_user(pool, "admin", "password-1", "admin")
-    with pytest.raises(Conflict, match="already exists"):
+    with pytest.raises(Conflict, match="Пользователь с логином «ADMIN» уже существует"):
         await create_user(pool, "ADMIN", "password-2", "admin")
 
 
 @pytest.mark.parametrize(
     ("login", "password", "role", "needle"),
     [
-        ("bad login", "password-1", "admin", "not allowed"),
-        ("ok", "short", "admin", "at least 8"),
-        ("ok", "password-1", "root", "role"),
+        ("bad login", "password-1", "admin", "Логин «bad login» не подходит"),
+        ("ok", "short", "admin", "не меньше 8 символов"),
+        ("ok", "password-1", "root", "Роль «root» не подходит"),
     ],
 )
 async def test_bad_input_is_rejected(pool: asyncpg.Pool, login: str, password: str, role: str, needle: str) -> None:

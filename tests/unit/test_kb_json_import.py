@@ -5,7 +5,7 @@ import pytest
 from core.errors import InvalidInput
 from core.kb.json_import import parse_json
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "kb.sample.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "kb.sample.json"
 DEMO = Path(__file__).resolve().parents[2] / "core" / "demo" / "kb.json"
 
 

@@ -31,8 +31,11 @@ def test_every_offer_is_an_article_or_a_reported_skip(feed: KbImport) -> None:
     assert feed.source == "ocstore-yml"
     assert [a.external_id for a in feed.articles] == [f"ocstore-product-{n}" for n in range(101, 107)]
     assert [(s.external_id, s.reason) for s in feed.skipped] == [
-        ("ocstore-product-107", "line 105: «Шлем детский Abus Youn-I» has no <price>."),
-        ("ocstore-product-108", "line 111: no <name> (nor <model> to build one from)."),
+        ("ocstore-product-107", "Строка 105: у «Шлем детский Abus Youn-I» нет <price>. Укажите цену."),
+        (
+            "ocstore-product-108",
+            "Строка 111: нет <name> (и нет <model>, чтобы составить название). Добавьте название.",
+        ),
     ]
 
 
@@ -132,7 +135,10 @@ def test_windows_1251_feed_is_decoded() -> None:
 
 def test_malformed_xml_is_rejected_with_its_line_and_column() -> None:
     data = (DATA / "feed.yml").read_bytes().replace(b"<price>31990</price>", b"<price>31990</prise>")
-    with pytest.raises(InvalidInput, match=r"not well-formed XML at line 56, column \d+: mismatched tag"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"некорректный XML: строка 56, столбец \d+: закрывающий тег не совпадает с открывающим\. Исправьте",
+    ):
         parse_yml(data)
 
 
@@ -140,7 +146,7 @@ def test_windows_1251_without_declaration_gets_a_hint() -> None:
     data = wrap('<offer id="1"><name>Руль</name><price>900</price></offer>').replace(b' encoding="UTF-8"', b"")
     with pytest.raises(
         InvalidInput,
-        match=r'line 3, column 30: not well-formed \(invalid token\)\. The file is not UTF-8.*encoding="windows-1251"',
+        match=r'строка 3, столбец 30: недопустимый символ\. Файл не в кодировке UTF-8.*encoding="windows-1251"',
     ):
         parse_yml(data.decode().encode("cp1251"))
 
@@ -155,26 +161,29 @@ def test_windows_1251_without_declaration_gets_a_hint() -> None:
 )
 def test_entities_are_refused(prolog: str) -> None:
     data = f'<?xml version="1.0"?>\n{prolog}\n<yml_catalog><shop><offers/></shop></yml_catalog>'.encode()
-    with pytest.raises(InvalidInput, match="entities or external references"):
+    with pytest.raises(InvalidInput, match="объявляет XML-сущности или внешние ссылки"):
         parse_yml(data)
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"<catalog/>", "root element is <catalog>"),
-        (b"<yml_catalog><shop><categories/></shop></yml_catalog>", "no <offers>"),
+        (b"<catalog/>", "корневой элемент — <catalog>, а должен быть <yml_catalog>"),
+        (b"<yml_catalog><shop><categories/></shop></yml_catalog>", "<shop> (строка 1) нет элемента <offers>"),
         (
             wrap('<offer id="7"><name>A</name><price>1</price></offer>\n<offer id="7"><name>B</name></offer>'),
-            'offer id="7"> appears twice (lines 5 and 6)',
+            '<offer id="7"> встречается дважды (строки 5 и 6)',
         ),
         (
             wrap("", '<category id="1" parentId="2">A</category><category id="2" parentId="1">B</category>'),
-            '<category id="1">: its parents form a cycle',
+            '<category id="1">: родительские категории образуют цикл (1 → 2)',
         ),
-        (wrap("", '<category id="1">A</category>\n<category id="1">B</category>'), 'category id="1"> appears twice'),
-        (wrap("", '<category id="x y">A</category>'), "the id 'x y' must be"),
-        (wrap("", '<category id="5"> </category>'), 'category id="5"> at line 3 has no name'),
+        (
+            wrap("", '<category id="1">A</category>\n<category id="1">B</category>'),
+            '<category id="1"> встречается дважды (строки 3 и 4)',
+        ),
+        (wrap("", '<category id="x y">A</category>'), "<category> в строке 3: id «x y» не подходит"),
+        (wrap("", '<category id="5"> </category>'), '<category id="5"> в строке 3: нет названия'),
     ],
     ids=["not-yml", "no-offers", "duplicate-offer", "category-cycle", "duplicate-category", "bad-id", "no-name"],
 )
@@ -194,9 +203,12 @@ def test_offers_that_cannot_be_articles_are_skipped_with_a_reason() -> None:
         )
     )
     assert [(s.external_id, s.reason) for s in doc.skipped] == [
-        ("ocstore-product-1", "line 5: «Руль» has the price 'договорная', which is not a number."),
-        ("ocstore-product-2", "line 6: «Седло» has the price 0 (price on request is not imported)."),
-        ("offer #3", "line 7: the offer has no id."),
+        ("ocstore-product-1", "Строка 5: у «Руль» цена «договорная» — это не число. Укажите цену числом."),
+        (
+            "ocstore-product-2",
+            "Строка 6: у «Седло» цена 0, а товары с ценой по запросу не загружаются. Укажите цену.",
+        ),
+        ("offer #3", "Строка 7: у <offer> нет атрибута id. Добавьте id товара."),
     ]
     (bell,) = doc.articles
     # An unknown category id does not lose the offer: it goes to "products".
