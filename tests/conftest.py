@@ -27,6 +27,9 @@ from core.migrate import migrate
 from core.services import Services
 from core.settings import Settings
 
+# The local OpenAI-compatible server that stands in for OpenRouter (tests/llm_server.py).
+pytest_plugins = ["tests.llm_fixtures"]
+
 TEMPLATE_DB = "avibot_template"
 _db_counter = itertools.count()
 

@@ -61,9 +61,11 @@ __all__ = [
     "Handle",
     "MaxTokens",
     "ModelId",
+    "NodeCall",
     "NodeConfig",
     "NodeRun",
     "NodeType",
+    "Step",
     "Temperature",
     "node_types_schema",
 ]
@@ -149,9 +151,29 @@ class ConfigIssue(NamedTuple):
     message: str  # Russian, for the admin; starts in lower case, the validator puts the node's name before it
 
 
-# The async callable a node runs as: `(state, config) -> partial state update`. Supplied by the change that adds
-# execution (graphs/compiler.py and each module's `run`); until then every NodeType.run is None.
-NodeRun = Callable[[dict[str, Any], Any], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True, slots=True)
+class NodeCall:
+    """What a node's `run` gets besides the state and its config: the call's runtime (knowledge base, model)
+    and which of the node's outputs have edges (a Confidence route with no edge becomes `fallback`)."""
+
+    runtime: Any  # graphs.runtime.Runtime; Any here so that this module imports nothing heavy
+    connected: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A node's result: the state update, the output it takes (multi-output nodes) and what it cost."""
+
+    update: dict[str, Any]
+    branch: str | None = None
+    model: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    engine: str | None = None
+
+
+# `async run(state, config, call) -> Step`; the compiler wraps it into a LangGraph node that also writes the trace.
+NodeRun = Callable[[dict[str, Any], Any, NodeCall], Awaitable[Step]]
 
 
 @dataclass(frozen=True, slots=True)

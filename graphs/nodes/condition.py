@@ -7,12 +7,13 @@ nothing to the state.
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import msgspec
 
 from graphs import expressions
-from graphs.nodes import ConfigIssue, Handle, NodeConfig, NodeType
+from graphs.nodes import ConfigIssue, Handle, NodeCall, NodeConfig, NodeType, Step
 
 
 class ConditionConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,8 +43,16 @@ def check(config: ConditionConfig) -> list[ConfigIssue]:
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# The router `route(state) -> Literal["true", "false"]` is added with the compiler (see the module docstring);
-# a Condition has no `run` of its own.
+@lru_cache(maxsize=1024)
+def _parsed(expression: str) -> expressions.Expression:
+    # Parsed once per distinct expression: every turn of every chat evaluates the same few.
+    return expressions.parse(expression)
+
+
+async def run(state: dict[str, Any], config: ConditionConfig, call: NodeCall) -> Step:
+    """Writes nothing; only chooses the branch."""
+    return Step({}, branch="true" if expressions.is_true(_parsed(config.expression), state) else "false")
+
 
 NODE = NodeType(
     type="condition",
@@ -54,4 +63,5 @@ NODE = NodeType(
     config=ConditionConfig,
     outputs=(Handle("true", "Да"), Handle("false", "Нет")),
     check=check,
+    run=run,
 )

@@ -20,11 +20,11 @@ actually taken and an unconnected ``clarify`` neither sets ``reply`` nor counts 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from graphs.nodes import ConfigIssue, Handle, NodeConfig, NodeType
+from graphs.nodes import ConfigIssue, Handle, NodeCall, NodeConfig, NodeType, Step
 from graphs.nodes.intent import INTENT_ID
 
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1, extra_json_schema={"x-widget": "slider", "x-step": 0.05})]
@@ -109,9 +109,38 @@ def check(config: ConfidenceConfig) -> list[ConfigIssue]:
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# `async def run(state, config: ConfidenceConfig) -> dict` (the rules in the module docstring) and its router
-# `route(state) -> Literal["answer", "clarify", "handoff", "fallback"]` are added with the compiler and
-# registered below as `run=run`.
+def decide(state: dict[str, Any], config: ConfidenceConfig) -> tuple[str, float]:
+    """(route, combined score) by the rules in the module docstring, before unconnected routes are folded."""
+    intent_confidence = float(state.get("intent_confidence") or 0.0)
+    if "retrieval_score" in state:
+        score = config.intent_weight * intent_confidence + (1 - config.intent_weight) * float(state["retrieval_score"])
+    else:
+        score = intent_confidence
+    if state.get("intent") in config.handoff_intents:
+        return "handoff", score
+    ranked = state.get("intents_ranked") or []
+    runner_up = float(ranked[1]["confidence"]) if len(ranked) > 1 else 0.0
+    ambiguous = intent_confidence - runner_up < config.ambiguity_margin
+    if score >= config.answer_threshold and not ambiguous:
+        return "answer", score
+    if score >= config.clarify_threshold:  # ambiguous or not confident enough to answer: ask
+        clarified = int(state.get("clarify_count") or 0)
+        return ("clarify" if clarified < config.max_clarifications else "handoff"), score
+    return "fallback", score
+
+
+async def run(state: dict[str, Any], config: ConfidenceConfig, call: NodeCall) -> Step:
+    route, score = decide(state, config)
+    if route not in call.connected:
+        route = "fallback"
+    update: dict[str, Any] = {"confidence": round(score, 4), "route": route}
+    if route == "clarify":
+        update["reply"] = config.clarify_message
+        update["clarify_count"] = int(state.get("clarify_count") or 0) + 1
+    else:
+        update["clarify_count"] = 0
+    return Step(update, branch=route)
+
 
 NODE = NodeType(
     type="confidence",
@@ -128,4 +157,5 @@ NODE = NodeType(
     ),
     fallback="fallback",
     check=check,
+    run=run,
 )

@@ -7,11 +7,11 @@ only what the chat session put into the state; it loads nothing itself.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from graphs.nodes import Handle, NodeConfig, NodeType
+from graphs.nodes import Handle, NodeCall, NodeConfig, NodeType, Step
 
 
 class ContextConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -43,8 +43,16 @@ class ContextConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# `async def run(state, config: ContextConfig) -> dict` is added with the compiler (see the module docstring)
-# and registered below as `run=run`.
+async def run(state: dict[str, Any], config: ContextConfig, call: NodeCall) -> Step:
+    history = list(state.get("history") or [])
+    recent = history[-config.history_length :] if config.history_length else []
+    context = {
+        "history": recent,
+        "item": state.get("item") if config.include_item else None,
+        "buyer": state.get("buyer") if config.include_buyer else None,
+    }
+    return Step({"context": context})
+
 
 NODE = NodeType(
     type="context",
@@ -52,6 +60,7 @@ NODE = NodeType(
     description="Собирает контекст диалога: последние сообщения, карточку объявления, профиль покупателя.",
     category="knowledge",
     color="#0ea5e9",
+    run=run,
     config=ContextConfig,
     outputs=(Handle("out", "Далее"),),
 )

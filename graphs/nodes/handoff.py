@@ -6,11 +6,11 @@ to the buyer, then switches the chat to operator mode and notifies the operators
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from graphs.nodes import NodeConfig, NodeType
+from graphs.nodes import NodeCall, NodeConfig, NodeType, Step
 
 
 class HandoffConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -35,8 +35,9 @@ class HandoffConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# `async def run(state, config: HandoffConfig) -> dict` is added with the compiler (see the module docstring)
-# and registered below as `run=run`.
+async def run(state: dict[str, Any], config: HandoffConfig, call: NodeCall) -> Step:
+    return Step({"handoff": True, "reply": config.message, "operator_group": config.operator_group or None})
+
 
 NODE = NodeType(
     type="handoff",
@@ -44,5 +45,6 @@ NODE = NodeType(
     description="Переводит чат на оператора и сообщает об этом покупателю.",
     category="reply",
     color="#ef4444",
+    run=run,
     config=HandoffConfig,
 )

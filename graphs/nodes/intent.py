@@ -10,11 +10,13 @@ reads the runner-up from it) and ``engine``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import msgspec
 
-from graphs.nodes import ConfigIssue, Handle, MaxTokens, ModelId, NodeConfig, NodeType, Temperature
+from graphs.nodes import ConfigIssue, Handle, MaxTokens, ModelId, NodeCall, NodeConfig, NodeType, Step, Temperature
+from graphs.offline.intent_classifier import IntentClassifier, load_examples
 
 INTENT_ID = r"^[a-z][a-z0-9_]{0,39}$"
 
@@ -116,8 +118,83 @@ def check(config: IntentConfig) -> list[ConfigIssue]:
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# `async def run(state, config: IntentConfig) -> dict` is added with the compiler (see the module docstring for
-# what it does) and registered below as `run=run`.
+HISTORY_FOR_LLM = 4  # earlier messages the model sees; a short reply («а доставка?») needs its context
+
+
+class _IntentScore(msgspec.Struct, frozen=True):
+    id: str
+    confidence: float
+
+
+class _IntentAnswer(msgspec.Struct, frozen=True):
+    """The model's structured answer: the likeliest intents with probabilities, best first."""
+
+    intents: list[_IntentScore]
+
+
+@lru_cache(maxsize=32)
+def _classifier(intents: tuple[IntentDef, ...]) -> IntentClassifier:
+    """Offline classifier for this intent set, trained once per process (fitting takes a second or two).
+
+    The default set uses the shipped model; a custom set trains on the shipped examples of the default intents
+    it keeps plus the admin's own examples."""
+    if intents == DEFAULT_INTENTS:
+        return IntentClassifier.from_default()
+    ids = {i.id for i in intents}
+    examples = [(text, label) for text, label in load_examples() if label in ids]
+    examples += [(example, i.id) for i in intents for example in i.examples]
+    return IntentClassifier().fit(examples)
+
+
+def _ranked(pairs: list[tuple[str, float]], ids: list[str]) -> list[dict[str, Any]]:
+    total = sum(max(p, 0.0) for _, p in pairs) or 1.0
+    scores = {i: 0.0 for i in ids}
+    for intent_id, p in pairs:
+        if intent_id in scores:
+            scores[intent_id] = max(p, 0.0) / total
+    return [{"id": i, "confidence": round(p, 4)} for i, p in sorted(scores.items(), key=lambda kv: -kv[1])]
+
+
+def _prompt(state: dict[str, Any], intents: tuple[IntentDef, ...]) -> list[dict[str, str]]:
+    catalog = "\n".join(
+        f"- {i.id}: {i.description}" + (f" (например: {'; '.join(i.examples[:3])})" if i.examples else "")
+        for i in intents
+    )
+    history = "\n".join(f"{m.get('role')}: {m.get('text')}" for m in (state.get("history") or [])[-HISTORY_FOR_LLM:])
+    return [
+        {
+            "role": "system",
+            "content": "Определи намерение последнего сообщения покупателя в чате Авито. Выбери из списка, "
+            "верни до трёх наиболее вероятных с вероятностями от 0 до 1, сумма не больше 1.\n" + catalog,
+        },
+        {"role": "user", "content": (f"Переписка до этого:\n{history}\n\n" if history else "")
+         + f"Сообщение покупателя: {state.get('message', '')}"},
+    ]  # fmt: skip
+
+
+async def run(state: dict[str, Any], config: IntentConfig, call: NodeCall) -> Step:
+    intents = config.effective_intents()
+    ids = [i.id for i in intents]
+    message = state.get("message") or ""
+    if call.runtime.llm is None:
+        ranked = _ranked(_classifier(intents).predict(message), ids)
+        step = Step({}, engine="offline")
+    else:
+        result = await call.runtime.llm.complete(
+            _prompt(state, intents),
+            model=config.model,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            schema=_IntentAnswer,
+        )
+        ranked = _ranked([(s.id, s.confidence) for s in result.parsed.intents], ids)
+        step = Step({}, engine="llm", model=result.model, tokens_in=result.tokens_in, tokens_out=result.tokens_out)
+    best = ranked[0]
+    step.update.update(
+        {"intent": best["id"], "intent_confidence": best["confidence"], "intents_ranked": ranked, "engine": step.engine}
+    )
+    return step
+
 
 NODE = NodeType(
     type="intent",
@@ -128,4 +205,5 @@ NODE = NodeType(
     config=IntentConfig,
     outputs=(Handle("out", "Далее"),),
     check=check,
+    run=run,
 )

@@ -8,12 +8,12 @@ best first) and ``retrieval_score`` (the best score, 0 when nothing passed).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from core.kb.models import SLUG
-from graphs.nodes import Handle, NodeConfig, NodeType
+from graphs.nodes import Handle, NodeCall, NodeConfig, NodeType, Step
 
 
 class SearchConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -50,8 +50,25 @@ class SearchConfig(NodeConfig, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 # ── Execution ─────────────────────────────────────────────────────────────────────────────────────────────────
-# `async def run(state, config: SearchConfig) -> dict` is added with the compiler (see the module docstring)
-# and registered below as `run=run`.
+async def run(state: dict[str, Any], config: SearchConfig, call: NodeCall) -> Step:
+    item = state.get("item") or {}
+    hits = []
+    if call.runtime.search is not None and (state.get("message") or "").strip():
+        hits = await call.runtime.search(
+            state["message"],
+            top_k=config.top_k,
+            categories=list(config.categories) or None,
+            item_title=item.get("title"),
+            item_id=item.get("id"),
+        )
+    documents = [
+        {"external_id": h.external_id, "title": h.title, "category": h.category, "score": round(h.score, 4),
+         "passage": h.passage}
+        for h in hits
+        if h.score >= config.min_score
+    ][: config.top_k]  # fmt: skip
+    return Step({"documents": documents, "retrieval_score": documents[0]["score"] if documents else 0.0})
+
 
 NODE = NodeType(
     type="search",
@@ -59,6 +76,7 @@ NODE = NodeType(
     description="Находит в базе знаний статьи, которые отвечают на вопрос покупателя.",
     category="knowledge",
     color="#06b6d4",
+    run=run,
     config=SearchConfig,
     outputs=(Handle("out", "Далее"),),
 )
