@@ -15,10 +15,12 @@ from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz
 from api.rest.kb import KnowledgeBaseController
+from api.rest.scenarios import ScenarioController
 from core import db
 from core.kb.search import KnowledgeBase, embedder_for
 from core.services import Services
 from core.settings import Settings
+from graphs.llm import LLMClient
 
 
 def create_app(settings: Settings, services: Services) -> Litestar:
@@ -31,14 +33,18 @@ def create_app(settings: Settings, services: Services) -> Litestar:
         app.state.db_pool = pool
         app.state.redis = redis
         app.state.knowledge = KnowledgeBase(pool, embedder_for(settings))
+        # The LLM engine when a key is configured; otherwise scenarios run on the offline engine.
+        app.state.llm = LLMClient(settings) if settings.openrouter_api_key else None
         try:
             yield
         finally:
+            if app.state.llm is not None:
+                await app.state.llm.aclose()
             await redis.aclose()
             await pool.close()
 
     return Litestar(
-        route_handlers=[healthz, AuthController, KnowledgeBaseController],
+        route_handlers=[healthz, AuthController, KnowledgeBaseController, ScenarioController],
         middleware=[auth_middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,

@@ -1,4 +1,5 @@
-"""What a database needs before the app serves it: the schema, on first run an admin, and the demo content."""
+"""What a database needs before the app serves it: the schema, on first run an admin, the default scenario and
+the demo content."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncpg
 
 from core import db
 from core.migrate import Migration, migrate
+from core.scenarios import seed_default
 from core.settings import Settings
 from core.store.users import count_users, create_user
 
@@ -43,7 +45,12 @@ async def prepare(database_url: str, settings: Settings, *, demo: bool = True) -
         await conn.close()
     if password is not None:
         _keep_password(settings.data_dir, password)
-    loaded = await _demo_knowledge_base(database_url, settings) if demo else 0
+    pool = await db.create_pool(database_url, max_size=2)
+    try:
+        await seed_default(pool)
+        loaded = await _demo_knowledge_base(pool, settings) if demo else 0
+    finally:
+        await pool.close()
     return Prepared(applied, password, loaded)
 
 
@@ -58,25 +65,20 @@ async def _first_admin(conn: asyncpg.Connection) -> str | None:
         return password
 
 
-async def _demo_knowledge_base(database_url: str, settings: Settings) -> int:
+async def _demo_knowledge_base(pool: asyncpg.Pool, settings: Settings) -> int:
     """Loads the demo shop's knowledge base once into an empty knowledge base (never again after)."""
     from core.kb.json_import import parse_json
     from core.kb.search import embedder_for
     from core.kb.store import apply_import
 
-    pool = await db.create_pool(database_url, max_size=2)
-    try:
-        if await pool.fetchval(db.queries.get_app_state, "demo_kb_loaded") is not None:
-            return 0
-        if await pool.fetchval(db.queries.kb_article_count) > 0:
-            loaded = 0
-        else:
-            report = await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=embedder_for(settings))
-            loaded = report.created
-        await pool.execute(db.queries.set_app_state, "demo_kb_loaded", True)
-        return loaded
-    finally:
-        await pool.close()
+    if await pool.fetchval(db.queries.get_app_state, "demo_kb_loaded") is not None:
+        return 0
+    loaded = 0
+    if await pool.fetchval(db.queries.kb_article_count) == 0:
+        report = await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=embedder_for(settings))
+        loaded = report.created
+    await pool.execute(db.queries.set_app_state, "demo_kb_loaded", True)
+    return loaded
 
 
 def _keep_password(data_dir: Path, password: str) -> None:
