@@ -45,6 +45,13 @@ class Up:
     def output(self) -> str:
         return self.log.read_text()
 
+    def wait_output(self, text: str, timeout: float = 10) -> str:
+        """The log once it holds `text` (the banner follows the first /healthz by a few milliseconds)."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.output()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return output
+
     def wait_healthy(self, timeout: float = 90) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,8 +79,9 @@ def test_up_survives_kill_minus_9_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     first = Up(data_dir, free_port())
     try:
         assert first.wait_healthy()["status"] == "ok"
-        assert "First run: log in as «admin» with password" in first.output()
-        assert "Loaded the demo knowledge base (65 articles)" in first.output()
+        banner = first.wait_output("First run: log in as «admin» with password")
+        assert "First run: log in as «admin» with password" in banner
+        assert "Loaded the demo knowledge base (65 articles)" in banner
         assert (data_dir / "initial-admin-password").read_text().startswith("admin ")
 
         # A second `up` on the same DATA_DIR refuses instead of corrupting it.
@@ -91,6 +99,7 @@ def test_up_survives_kill_minus_9_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     again = Up(data_dir, free_port())
     try:
         again.wait_healthy()
+        again.wait_output("avibot is running at")
         assert "First run" not in again.output()  # the admin exists already
         assert "demo knowledge base" not in again.output()  # loaded once, never again
         duplicate = run(["user", "add", "olga", "--role", "operator"], again.env, stdin="password-olga\n")
