@@ -199,8 +199,10 @@ def user_add(login: str, role: str, display_name: str) -> None:
 
 def _register_subcommands() -> None:
     from core.cli.kb import kb
+    from core.cli.replay import replay
 
     main.add_command(kb)
+    main.add_command(replay)
 
 
 _register_subcommands()
