@@ -187,8 +187,9 @@ async def load_recorded(conn: Any, since: datetime, account_id: int | None = Non
 
 
 def is_scenario_file(ref: str) -> bool:
-    # Scenario ids are [a-z0-9_-] only (migrations/0003), so a dot or a slash can only mean a path.
-    return ref.endswith(".json") or "/" in ref or os.sep in ref or Path(ref).is_file()
+    # Scenario ids are [a-z0-9_-] only (migrations/0003), so ".json" or a slash can only mean a path — and a file
+    # that happens to be called "default" in the current directory never shadows the published scenario.
+    return ref.endswith(".json") or "/" in ref or os.sep in ref
 
 
 async def load_scenario(conn: Any, ref: str) -> Scenario:

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from actors.replay import ROUTES, Conversation, ConversationResult, TurnRecord, result_line, results_digest
 
 # The diff compares what a data team acts on; the reply text changes with any wording and is shown, not compared.
@@ -319,7 +317,7 @@ def render_html(summary: dict[str, Any], texts: dict[tuple[str, str], str], erro
         ("Ошибок", counts["errors"]),
     ]
     if diff_block:
-        cards.append(("Изменилось ответов", f"{diff_block['changed']} · {_percent(diff_block['changed_rate'])}"))
+        cards.append(("Изменились решения", f"{diff_block['changed']} · {_percent(diff_block['changed_rate'])}"))
     expectations = summary["expectations"]
     if expectations["checked"]:
         cards.append(("Ожидания выполнены", f"{expectations['met']} из {expectations['checked']}"))
@@ -402,9 +400,3 @@ def _diff_table(block: dict[str, Any], texts: dict[tuple[str, str], str]) -> str
         + "".join(rows)
         + "</table></section>"
     )
-
-
-def read_results(path: Path) -> list[TurnRecord]:
-    """results.jsonl back as records (for comparing runs)."""
-    decoder = msgspec.json.Decoder(TurnRecord)
-    return [decoder.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
