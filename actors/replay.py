@@ -496,6 +496,7 @@ class WorkerInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WorkerStats(msgspec.Struct, frozen=True, kw_only=True):
+    kb_version: int | None = None  # of the snapshot the worker holds now (a restarted actor loads a new one)
     llm_requests: int = 0  # sent to the model (cache misses)
     llm_cached: int = 0  # answered from the cache
     embedded: int = 0  # distinct questions embedded
@@ -593,6 +594,7 @@ class ReplayWorker:
     def stats(self) -> WorkerStats:
         llm = self._worker.llm
         return WorkerStats(
+            kb_version=self._worker.snapshot.version,
             llm_requests=llm.misses if llm is not None else 0,
             llm_cached=llm.hits if llm is not None else 0,
             embedded=self._worker.snapshot.embedded,
@@ -697,6 +699,11 @@ def run_on_ray(
                 progress(done, total)
         run_s = time.perf_counter() - run_started
         stats = ray.get([a.stats.remote() for a in actors])
+        if {s.kb_version for s in stats} != {infos[0].kb_version}:
+            raise ServiceError(
+                "a replay worker restarted after the knowledge base changed, so its results may come from another "
+                "version of it; run the replay again"
+            )
         # Ends the snapshots' transactions before the processes go; killing them below would too, just later.
         ray.wait([a.close.remote() for a in actors], num_returns=len(actors), timeout=30)
     finally:
@@ -704,6 +711,7 @@ def run_on_ray(
             ray.kill(actor)
     results.sort(key=lambda r: r.chat_id)
     merged = WorkerStats(
+        kb_version=infos[0].kb_version,
         llm_requests=sum(s.llm_requests for s in stats),
         llm_cached=sum(s.llm_cached for s in stats),
         embedded=sum(s.embedded for s in stats),
