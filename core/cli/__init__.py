@@ -200,9 +200,11 @@ def user_add(login: str, role: str, display_name: str) -> None:
 def _register_subcommands() -> None:
     from core.cli.kb import kb
     from core.cli.replay import replay
+    from core.cli.sandbox import sandbox
 
     main.add_command(kb)
     main.add_command(replay)
+    main.add_command(sandbox)
 
 
 _register_subcommands()
