@@ -4,13 +4,19 @@ Every node becomes a LangGraph node that runs the type's `run`, then appends one
 what it wrote, the output it took, time, model and tokens). A node with several outputs is followed by a router
 that reads the branch from that trace entry, so the branch the trace shows is by construction the branch taken.
 Graphs are compiled once and shared: the per-call runtime (knowledge base, model) comes in through the config.
+
+Two drivers run the same compiled nodes and routers. `stream_turn` drives the LangGraph graph (the Workflow
+Tester's stream). `run_turn` — the live bot and replay — walks the identical node functions and edges itself:
+LangGraph's per-step channel and checkpoint machinery cost ~7 ms of a ~9 ms offline turn here, which capped replay
+at a third of its goal, and a turn needs none of it (no checkpoints, no parallel branches: exactly one node runs
+at a time). `tests/unit/test_compiler.py` checks that both drivers give the same state and trace.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +46,28 @@ _READS: dict[str, tuple[str, ...]] = {
 }
 
 
+NodeFunction = Callable[[dict[str, Any], Any], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One node as `run_turn` walks it: the very function LangGraph runs, and where to go after it."""
+
+    run: NodeFunction
+    next: str | None = None  # the one successor of a single-output node
+    route: Callable[[dict[str, Any]], str] | None = None  # multi-output nodes: the router → handle
+    targets: dict[str, str] = field(default_factory=dict)  # handle → node id, for `route`
+    terminal: bool = False
+
+
 @dataclass(frozen=True)
 class CompiledScenario:
     scenario_id: str
     version: int
     graph: CompiledStateGraph
     label: str = field(default="")
+    entry: str = ""
+    steps: dict[str, _Step] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -109,23 +131,28 @@ def build(scenario: Scenario) -> CompiledScenario:
         assert handle is not None  # validation guarantees it
         outgoing[edge.source][handle.id] = edge.target
 
+    entry = ""
+    steps: dict[str, _Step] = {}
     for node in scenario.nodes:
         node_type = NODE_TYPES[node.type]
         config = node_type.decode_config(node.data)
-        builder.add_node(
-            node.id,
-            _node_function(node.id, node_type, config, config.label, frozenset(outgoing[node.id])),
-        )
+        function = _node_function(node.id, node_type, config, config.label, frozenset(outgoing[node.id]))
+        builder.add_node(node.id, function)
         if node_type.entry:
             builder.add_edge(START, node.id)
+            entry = node.id
         targets = outgoing[node.id]
         if node_type.terminal:
             builder.add_edge(node.id, END)
+            steps[node.id] = _Step(function, terminal=True)
         elif len(node_type.outputs) == 1:
             builder.add_edge(node.id, targets[node_type.outputs[0].id])
+            steps[node.id] = _Step(function, next=targets[node_type.outputs[0].id])
         else:
-            builder.add_conditional_edges(node.id, _router(node.id, targets), targets)  # type: ignore[arg-type]
-    return CompiledScenario(scenario.id, scenario.version, builder.compile(), scenario.name)
+            router = _router(node.id, targets)
+            builder.add_conditional_edges(node.id, router, targets)  # type: ignore[arg-type]
+            steps[node.id] = _Step(function, route=router, targets=targets)
+    return CompiledScenario(scenario.id, scenario.version, builder.compile(), scenario.name, entry, steps)
 
 
 _cache: dict[tuple[str, int, str], CompiledScenario] = {}
@@ -207,9 +234,47 @@ async def stream_turn(
     )
 
 
+class RecursionLimitExceeded(RuntimeError):
+    """A turn visited more nodes than RECURSION_LIMIT (a loop in the scenario that never ends)."""
+
+
+async def _walk(compiled: CompiledScenario, state: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Runs the turn node by node as LangGraph would — same functions, same routers, one node at a time — updating
+    ``state`` in place (so a node's failure keeps what the nodes before it wrote) and returning the trace."""
+    trace: list[dict[str, Any]] = []
+    state["trace"] = trace
+    node_id = compiled.entry
+    for _ in range(RECURSION_LIMIT):
+        step = compiled.steps[node_id]
+        delta = await step.run(state, config)
+        trace.extend(delta.pop("trace", ()))
+        state.update(delta)
+        if step.terminal:
+            return trace
+        if step.route is not None:
+            node_id = step.targets[step.route(state)]
+        else:
+            assert step.next is not None
+            node_id = step.next
+    raise RecursionLimitExceeded(f"the turn passed {RECURSION_LIMIT} nodes without reaching End or Handoff")
+
+
 async def run_turn(compiled: CompiledScenario, turn: TurnInput, runtime: Runtime) -> TurnResult:
-    result = None
-    async for item in stream_turn(compiled, turn, runtime):
-        result = item
-    assert isinstance(result, TurnResult)
-    return result
+    """One turn, without streaming: what the live bot and replay call."""
+    started = time.perf_counter()
+    state: dict[str, Any] = msgspec.to_builtins(turn)
+    error = None
+    try:
+        await _walk(compiled, state, _config(runtime))
+    except Exception as exc:  # as in stream_turn: a failing node hands the chat off
+        error = f"{type(exc).__name__}: {exc}"
+        state.update({"handoff": True, "reply": ""})
+    trace = state.pop("trace", [])
+    return TurnResult(
+        scenario=compiled.ref,
+        engine=runtime.engine,
+        state=state,
+        trace=trace,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        error=error,
+    )

@@ -141,3 +141,45 @@ async def test_a_failing_node_hands_the_chat_off() -> None:
     )
     assert result.handoff and result.reply == "" and "knowledge base unreachable" in (result.error or "")
     assert result.trace[-1]["node"] == "smalltalk"  # what ran before the failure is kept
+
+
+def _without_timing(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in entry.items() if k != "ms"} for entry in trace]
+
+
+async def _via_langgraph(compiled: Any, turn: TurnInput) -> Any:
+    items = [item async for item in stream_turn(compiled, turn, OFFLINE)]
+    return items[-1]
+
+
+@pytest.mark.parametrize("clarify_count", [0, 2])
+async def test_run_turn_walks_exactly_the_path_langgraph_takes(clarify_count: int) -> None:
+    compiled = compile_scenario(scenario())
+    lines = (ROOT / "graphs/offline/intent_examples.jsonl").read_text().splitlines()
+    examples = [json.loads(line)["text"] for line in lines][::9]
+    item = {"id": 1, "title": "Велосипед горный", "price": 25000}
+    routes = set()
+    for message in [*examples, "?", "ок", "позовите оператора", "asdfgh"]:
+        turn = TurnInput(message=message, item=item, clarify_count=clarify_count)
+        walked, streamed = await run_turn(compiled, turn, OFFLINE), await _via_langgraph(compiled, turn)
+        assert walked.state == streamed.state, message
+        assert _without_timing(walked.trace) == _without_timing(streamed.trace), message
+        routes.add(walked.state.get("route"))
+    assert len(examples) > 50 and {"answer", "handoff"} <= routes  # the corpus took more than one road
+
+
+async def test_a_scenario_that_loops_forever_stops_at_the_recursion_limit_in_both_drivers() -> None:
+    looping = copy.deepcopy(DEFAULT)
+    looping["nodes"].append({"id": "spin", "type": "condition", "position": {"x": 0, "y": 0},
+                             "data": {"expression": "true"}})  # fmt: skip
+    first = next(edge for edge in looping["edges"] if edge["source"] == "start")
+    after_start, first["target"] = first["target"], "spin"
+    looping["edges"] += [
+        {"id": "spin-true", "source": "spin", "target": "spin", "sourceHandle": "true"},
+        {"id": "spin-false", "source": "spin", "target": after_start, "sourceHandle": "false"},
+    ]
+    compiled = build(decode_scenario(looping))
+    walked = await run_turn(compiled, TurnInput(message="привет"), OFFLINE)
+    streamed = await _via_langgraph(compiled, TurnInput(message="привет"))
+    for result in (walked, streamed):
+        assert result.handoff and result.reply == "" and "Recursion" in (result.error or "")
