@@ -1,10 +1,18 @@
-"""The Litestar application: REST, webhooks, health, and (later) the built UI and Socket.io."""
+"""The web application: Litestar (REST, webhooks, health) inside python-socketio's ASGI app (`/socket.io`).
+
+`create_app` builds the Litestar app; `create_asgi` wraps it with the Socket.io server, which is what `avibot up`
+serves. With ``live`` the app also runs the live path: the dispatcher in this process and the session hosts as
+Ray actors (or, with ``LiveOptions(in_process=True)``, in this process — tests and benchmarks without Ray).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -16,35 +24,53 @@ from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz
 from api.rest.kb import KnowledgeBaseController
 from api.rest.scenarios import ScenarioController
+from api.webhooks import WebhookTargets, avito_webhook
 from core import db
+from core.events import Publisher, close_manager
 from core.kb.search import KnowledgeBase, embedder_for
 from core.services import Services
 from core.settings import Settings
 from graphs.llm import LLMClient
 
 
-def create_app(settings: Settings, services: Services) -> Litestar:
+class LiveOptions(msgspec.Struct, frozen=True, kw_only=True):
+    hosts: int = 2  # SessionHost actors; chats are spread over them by hash
+    in_process: bool = False  # hosts in this process instead of Ray actors
+    sweep_every: float = 2.0  # seconds between the dispatcher's inbox sweeps
+
+
+def create_app(settings: Settings, services: Services, *, live: LiveOptions | None = None) -> Litestar:
     """Builds the app; connections open in its lifespan, never at import or build time."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await db.create_pool(services.database_url)
+        pool = await db.create_pool(services.database_url, max_size=20)
         redis = Redis.from_url(services.redis_url)
         app.state.db_pool = pool
         app.state.redis = redis
         app.state.knowledge = KnowledgeBase(pool, embedder_for(settings))
         # The LLM engine when a key is configured; otherwise scenarios run on the offline engine.
         app.state.llm = LLMClient(settings) if settings.openrouter_api_key else None
+        app.state.publisher = Publisher(services.redis_url)
+        app.state.webhook_targets = WebhookTargets(pool)
+        await app.state.webhook_targets.reload()
+        app.state.dispatcher = None
+        stop_live = await _start_live(app, settings, services, live) if live is not None else None
         try:
             yield
         finally:
+            if stop_live is not None:
+                await stop_live()
+            await app.state.publisher.aclose()
+            if (sio := app.state.get("socket_server")) is not None:
+                await close_manager(sio.manager)
             if app.state.llm is not None:
                 await app.state.llm.aclose()
             await redis.aclose()
             await pool.close()
 
     return Litestar(
-        route_handlers=[healthz, AuthController, KnowledgeBaseController, ScenarioController],
+        route_handlers=[healthz, avito_webhook, AuthController, KnowledgeBaseController, ScenarioController],
         middleware=[auth_middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
@@ -52,3 +78,60 @@ def create_app(settings: Settings, services: Services) -> Litestar:
         openapi_config=OpenAPIConfig(title="avibot", version="0.1.0", path="/schema"),
         state=State({"settings": settings, "services": services}),
     )
+
+
+def create_asgi(settings: Settings, services: Services, *, live: LiveOptions | None = None) -> Any:
+    """The app as served: Socket.io at /socket.io, everything else by Litestar (which also runs the lifespan)."""
+    import socketio
+
+    from api.realtime import create_socket_server
+
+    app = create_app(settings, services, live=live)
+    sio = create_socket_server(services.redis_url, app.state)
+    app.state.socket_server = sio  # closed by the lifespan
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+
+
+async def _start_live(app: Litestar, settings: Settings, services: Services, options: LiveOptions) -> Any:
+    """Starts the session hosts and the dispatcher; returns the coroutine function that stops them."""
+    from actors.dispatcher import Dispatcher, RayHost
+    from actors.registry import HOST_PREFIX, LocalAccounts, deployment_key
+    from actors.sessions import Live, SessionHost, SessionHostActor
+
+    if options.in_process:
+        accounts = LocalAccounts(settings, services.database_url)
+        live = Live(app.state.db_pool, app.state.knowledge, accounts, app.state.publisher, llm=app.state.llm)
+        hosts: list[Any] = [SessionHost(live) for _ in range(options.hosts)]
+        app.state.session_hosts = hosts
+    else:
+        import ray
+
+        remote = ray.remote(SessionHostActor)
+        key = deployment_key(services.database_url)
+        handles = [
+            remote.options(
+                name=f"{HOST_PREFIX}{key}:{n}", get_if_exists=True, num_cpus=0, max_restarts=-1, max_concurrency=10_000
+            ).remote(settings, services)
+            for n in range(options.hosts)
+        ]
+        # The knowledge base and models load before the first buyer waits for them.
+        await asyncio.gather(*(h.warm_up.remote() for h in handles))
+        hosts = [RayHost(h) for h in handles]
+        app.state.session_hosts = handles
+    dispatcher = Dispatcher(app.state.db_pool, hosts, sweep_every=options.sweep_every)
+    app.state.dispatcher = dispatcher
+    dispatcher.start()
+
+    async def stop() -> None:
+        await dispatcher.stop()
+        if options.in_process:
+            for host in hosts:
+                await host.settle()
+            await accounts.aclose()
+        else:
+            import ray
+
+            for handle in app.state.session_hosts:
+                ray.kill(handle)
+
+    return stop

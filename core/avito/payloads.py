@@ -95,6 +95,18 @@ def typed_content(message_type: str, content: dict[str, Any]) -> TypedContent | 
     return msgspec.convert(content, struct, strict=False)  # type: ignore[return-value]
 
 
+def message_text(message_type: str, content: dict[str, Any]) -> str:
+    """The words a message carries, for storage, search and the chat list's preview: the text of text, link
+    and system messages, a listing's title, a location's address; empty for images, voice and the rest."""
+    if message_type in ("text", "link", "system"):
+        return str(content.get("text") or "")
+    if message_type == "item":
+        return str(content.get("title") or "")
+    if message_type == "location":
+        return str(content.get("text") or content.get("title") or "")
+    return ""
+
+
 class Message(msgspec.Struct, kw_only=True):
     id: str
     author_id: int = 0

@@ -1,0 +1,157 @@
+"""`POST /webhooks/avito/{secret}`: Avito's deliveries, stored durably and acknowledged at once (DESIGN §2).
+
+The secret in the path picks the account. It is looked up by its SHA-256 (so the lookup's timing says nothing
+about the secret) and then compared in constant time. The body is size-limited, decoded by msgspec, and stored
+with its message in one transaction (:func:`core.store.inbox.ingest`); the answer is 200 as soon as that commits.
+Waking the chat's session and publishing events happen after the response, in a background task.
+
+Answers: 200 stored (or a duplicate, or a payload type we keep but do not process); 400 not JSON, or a message
+delivery without the fields a message needs (kept for audit all the same); 404 unknown secret; 413 too large.
+Never a 500 for anything the sender did: a valid message is never lost to a bug in handling another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response, post
+from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath
+
+from core.avito.payloads import WebhookEvent, message_text
+from core.db import queries
+from core.events import ChatCreated, ChatUpdated, Event, MessageNew, MessageView, ModeChanged, Publisher
+from core.store.inbox import Ingested, ingest, store_other
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024  # Avito's deliveries are a few hundred bytes; a message's text is at most a few KB
+_MISS_RELOAD_SECONDS = 0.25
+
+
+class Target(msgspec.Struct, frozen=True):
+    account_id: int
+    avito_user_id: int
+    secret: str
+
+
+class WebhookTargets:
+    """Webhook secrets → accounts, cached in memory. An unknown secret reloads the table (at most four times a
+    second, one reload shared by concurrent misses), so a newly connected account is found at once and a flood
+    of wrong secrets costs little database load."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._by_digest: dict[bytes, Target] = {}
+        self._loaded_at = float("-inf")
+        self._reloading = asyncio.Lock()
+
+    @staticmethod
+    def _digest(secret: str) -> bytes:
+        return hashlib.sha256(secret.encode()).digest()
+
+    async def reload(self) -> None:
+        rows = await self.pool.fetch(queries.account_webhook_targets)
+        self._by_digest = {self._digest(r["webhook_secret"]): Target(r["id"], r["avito_user_id"], r["webhook_secret"])
+                           for r in rows}  # fmt: skip
+        self._loaded_at = time.monotonic()
+
+    async def find(self, secret: str) -> Target | None:
+        digest = self._digest(secret)
+        target = self._by_digest.get(digest)
+        if target is None:
+            async with self._reloading:
+                if time.monotonic() - self._loaded_at > _MISS_RELOAD_SECONDS:
+                    await self.reload()
+            target = self._by_digest.get(digest)
+        if target is None or not hmac.compare_digest(target.secret.encode(), secret.encode()):
+            return None
+        return target
+
+
+def _error(status: int, message: str) -> Response[dict[str, str]]:
+    return Response({"error": message}, status_code=status)
+
+
+def _events(target: Target, event: WebhookEvent, stored: Ingested) -> list[Event]:
+    value = event.payload.value
+    assert value is not None and stored.message_id is not None
+    view = MessageView(
+        id=stored.message_id,
+        chat_id=stored.chat_id,
+        avito_message_id=value.id,
+        direction="out" if value.author_id == target.avito_user_id else "in",
+        author_kind=stored.author_kind,
+        type=value.type,
+        text=message_text(value.type, value.content),
+        content=value.content,
+        created_at=datetime.fromtimestamp(value.created, UTC) if value.created > 0 else datetime.now(UTC),
+    )
+    events: list[Event] = []
+    if stored.chat_created:
+        events.append(ChatCreated(account_id=target.account_id, chat_id=stored.chat_id))
+    events.append(MessageNew(account_id=target.account_id, chat_id=stored.chat_id, message=view))
+    if stored.mode_changed:
+        events.append(ModeChanged(account_id=target.account_id, chat_id=stored.chat_id, mode=stored.mode,
+                                  reason="avito_app"))  # fmt: skip
+    if not stored.chat_created:
+        events.append(ChatUpdated(account_id=target.account_id, chat_id=stored.chat_id))
+    return events
+
+
+async def _after_commit(dispatcher: Any, publisher: Publisher | None, stored: Ingested, events: list[Event]) -> None:
+    if dispatcher is not None and stored.dispatch:
+        dispatcher.notify(stored.chat_id)
+    if publisher is not None:
+        await publisher.publish(*events)
+
+
+@post(
+    "/webhooks/avito/{secret:str}",
+    tags=["webhooks"],
+    exclude_from_auth=True,
+    request_max_body_size=MAX_BODY,
+    status_code=200,
+    summary="Avito messenger webhook",
+)
+async def avito_webhook(request: Request[Any, Any, Any], secret: FromPath[str]) -> Response[dict[str, Any]]:
+    state = request.app.state
+    target = await state.webhook_targets.find(secret)
+    if target is None:
+        return _error(404, "Unknown webhook address.")
+    body = await request.body()  # over MAX_BODY: Litestar answers 413
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return _error(400, "The body is not JSON.")
+    if not isinstance(payload, dict):
+        return _error(400, "The body must be a JSON object.")
+    pool: asyncpg.Pool = state.db_pool
+    try:
+        event = msgspec.convert(payload, WebhookEvent, strict=False)
+    except msgspec.ValidationError as exc:
+        kind = str((payload.get("payload") or {}).get("type") or "unknown") if isinstance(
+            payload.get("payload"), dict) else "unknown"  # fmt: skip
+        await store_other(pool, target.account_id, f"invalid:{kind}", payload)
+        if kind == "message":
+            return _error(400, f"Not a valid message delivery: {exc}")
+        return Response({"ok": True, "stored": "ignored"})
+    stored = await ingest(pool, target.account_id, target.avito_user_id, event, payload)
+    if stored is None:
+        return Response({"ok": True, "stored": "ignored"})
+    if stored.duplicate:
+        return Response({"ok": True, "stored": "duplicate"})
+    return Response(
+        {"ok": True, "stored": "message"},
+        background=BackgroundTask(
+            _after_commit, state.get("dispatcher"), state.get("publisher"), stored, _events(target, event, stored)
+        ),
+    )

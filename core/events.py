@@ -1,0 +1,117 @@
+"""Realtime events: what browsers are told, and how it reaches them.
+
+Every event is a declared Struct with a fixed name; it goes to the room ``account:{id}`` of the account it
+concerns, so a user only hears about accounts they may see (the Socket.io server joins them to those rooms).
+Events are published through python-socketio's write-only Redis manager — any process (the web app, a Ray
+actor) can publish, and whichever web process holds a browser's socket delivers it.
+
+Publish only after the transaction that caused the event has committed (DESIGN §2, invariant 5): a browser that
+reacts to an event by fetching must find what the event announced.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+
+log = logging.getLogger(__name__)
+
+
+class Event(msgspec.Struct, kw_only=True):
+    name: ClassVar[str]
+    account_id: int
+
+    @property
+    def room(self) -> str:
+        return room_of(self.account_id)
+
+
+class MessageView(msgspec.Struct, kw_only=True):
+    """A message as the messenger shows it (the REST API returns the same shape)."""
+
+    id: int
+    chat_id: int
+    avito_message_id: str | None
+    direction: str  # in | out
+    author_kind: str  # client | bot | operator | system
+    type: str
+    text: str
+    content: dict[str, Any] = {}
+    created_at: datetime
+    author_user_id: int | None = None
+
+
+class MessageNew(Event, kw_only=True):
+    name: ClassVar[str] = "message.new"
+    chat_id: int
+    message: MessageView
+
+
+class ChatCreated(Event, kw_only=True):
+    name: ClassVar[str] = "chat.created"
+    chat_id: int
+
+
+class ChatUpdated(Event, kw_only=True):
+    """The chat's card changed (buyer, listing, last message, unread count): refetch it."""
+
+    name: ClassVar[str] = "chat.updated"
+    chat_id: int
+    unread_count: int | None = None
+
+
+class ModeChanged(Event, kw_only=True):
+    name: ClassVar[str] = "chat.mode"
+    chat_id: int
+    mode: str  # bot | operator
+    reason: str  # handoff_node | operator | avito_app | api
+    operator_id: int | None = None
+
+
+class ChatRead(Event, kw_only=True):
+    name: ClassVar[str] = "chat.read"
+    chat_id: int
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (MessageNew, ChatCreated, ChatUpdated, ModeChanged, ChatRead)
+
+
+def room_of(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+class Publisher:
+    """Publishes events to Socket.io rooms through Redis. A failed publish is logged, never raised: the data is
+    committed, and a browser that missed an event resyncs on reconnect."""
+
+    def __init__(self, redis_url: str) -> None:
+        import socketio
+
+        self._manager = socketio.AsyncRedisManager(redis_url, write_only=True)
+
+    async def publish(self, *events: Event) -> None:
+        for event in events:
+            try:
+                await self._manager.emit(event.name, msgspec.to_builtins(event), room=event.room, namespace="/")
+            except Exception:
+                log.exception("could not publish %s", event.name)
+
+    async def aclose(self) -> None:
+        await close_manager(self._manager)
+
+
+async def close_manager(manager: Any) -> None:
+    """Stops a python-socketio Redis manager's listener and closes its connection (the library has no close)."""
+    import asyncio
+    import contextlib
+
+    thread = getattr(manager, "thread", None)
+    if isinstance(thread, asyncio.Task):
+        thread.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await thread
+    if (redis := getattr(manager, "redis", None)) is not None:
+        await redis.aclose()

@@ -1,0 +1,58 @@
+-- name: turn_insert
+-- One bot turn per inbox row: a re-dispatched row whose turn is already recorded does not run again.
+INSERT INTO bot_turns (account_id, chat_id, inbox_id, message_id, scenario_id, scenario_version, engine, intent,
+                       intent_confidence, confidence, route, handoff, reply, sources, documents, trace, model,
+                       tokens_in, tokens_out, latency_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+ON CONFLICT (inbox_id) DO NOTHING RETURNING id;
+
+-- name: turn_of_inbox
+SELECT id, handoff, reply FROM bot_turns WHERE inbox_id = $1;
+
+-- name: outbound_insert
+-- A reply part, pending until Avito confirms it.
+INSERT INTO outbound (account_id, chat_id, kind, text, author_kind, author_user_id, inbox_id, part, request_id)
+VALUES ($1, $2, 'text', $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: outbound_of_inbox
+SELECT id, part, text, status, avito_message_id, created_at FROM outbound WHERE inbox_id = $1 ORDER BY part;
+
+-- name: outbound_store_sent
+-- Avito confirmed a send: the message (unless its echo stored it first) and the outbound row marked sent.
+WITH msg AS (
+    INSERT INTO messages (account_id, chat_id, avito_message_id, direction, author_kind, author_user_id,
+                          avito_author_id, type, text, content, created_at)
+    SELECT o.account_id, o.chat_id, $2, 'out', o.author_kind, o.author_user_id, $3, o.kind, o.text,
+           jsonb_build_object('text', o.text), $4
+    FROM outbound o WHERE o.id = $1
+    ON CONFLICT (account_id, avito_message_id) DO UPDATE SET author_user_id = messages.author_user_id
+    RETURNING id, chat_id, (xmax = 0) AS inserted
+),
+sent AS (
+    UPDATE outbound o SET status = 'sent', avito_message_id = $2, sent_at = now(), attempts = o.attempts + 1,
+                          message_id = (SELECT id FROM msg)
+    WHERE o.id = $1 RETURNING o.id
+),
+chat AS (
+    UPDATE chats c SET last_message_id = msg.id, last_message_at = $4, last_message_text = left(o.text, 300),
+                       last_message_author = o.author_kind
+    FROM msg, outbound o WHERE c.id = msg.chat_id AND o.id = $1
+      AND (c.last_message_at IS NULL OR c.last_message_at <= $4)
+    RETURNING c.id
+)
+SELECT msg.id AS message_id, msg.inserted FROM msg;
+
+-- name: outbound_mark_failed
+UPDATE outbound SET status = CASE WHEN $3 THEN 'failed' ELSE status END, attempts = attempts + 1,
+                    last_error = left($2, 2000)
+WHERE id = $1;
+
+-- name: message_view
+-- A message as the messenger shows it (events and REST).
+SELECT id, chat_id, avito_message_id, direction, author_kind, type, text, content, created_at, author_user_id
+FROM messages WHERE id = $1;
+
+-- name: outbound_known
+-- Whether an Avito message id is already one of our sent messages.
+SELECT EXISTS (SELECT 1 FROM outbound WHERE account_id = $1 AND avito_message_id = $2);

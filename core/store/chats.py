@@ -1,0 +1,251 @@
+"""Chats as the live path reads and writes them: a session's context, bot turns, the outbox, mode switches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from core.db import queries
+from core.events import MessageView
+from graphs.compiler import TurnResult
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+_ROLES = {"client": "buyer", "bot": "bot", "operator": "operator", "system": "system"}
+
+
+class ChatContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a chat session knows before a turn; re-read each time so a mode switch is obeyed at once."""
+
+    id: int
+    account_id: int
+    avito_chat_id: str
+    chat_type: str
+    mode: str
+    operator_id: int | None
+    session_state: dict[str, Any]
+    account_user_id: int
+    scenario_id: str
+    scenario_version: int | None
+    has_item: bool
+    has_buyer: bool
+    avito_item_id: int | None
+    item_title: str | None
+    item_price: float | None
+    item_price_text: str | None
+    item_url: str | None
+    buyer_name: str | None
+
+    @property
+    def item(self) -> dict[str, Any] | None:
+        if self.avito_item_id is None:
+            return None
+        return {"id": self.avito_item_id, "title": self.item_title or "", "price": self.item_price,
+                "price_text": self.item_price_text or "", "url": self.item_url or ""}  # fmt: skip
+
+    @property
+    def buyer(self) -> dict[str, Any] | None:
+        return {"name": self.buyer_name} if self.buyer_name else None
+
+
+class ModeChange(msgspec.Struct, frozen=True, kw_only=True):
+    chat_id: int
+    account_id: int
+    from_mode: str
+    to_mode: str
+    reason: str
+    operator_id: int | None
+
+
+class Outbound(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    part: int
+    text: str
+    status: str
+    avito_message_id: str | None
+    created_at: datetime
+
+
+async def load_chat(conn: Conn, chat_id: int) -> ChatContext | None:
+    row = await conn.fetchrow(queries.chat_session_load, chat_id)
+    if row is None:
+        return None
+    values = dict(row)
+    if isinstance(values["item_price"], Decimal):
+        values["item_price"] = float(values["item_price"])
+    return msgspec.convert(values, ChatContext)
+
+
+async def history(conn: Conn, chat_id: int, before_message_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """The messages before the one being answered, oldest first, as the scenario's ``history``."""
+    rows = await conn.fetch(queries.chat_history, chat_id, limit, before_message_id)
+    return [
+        {"role": _ROLES.get(r["author_kind"], r["author_kind"]), "text": r["text"] or f"[{r['type']}]",
+         "at": r["created_at"].isoformat()}
+        for r in reversed(rows)
+    ]  # fmt: skip
+
+
+def _price(price_string: str) -> Decimal | None:
+    digits = "".join(ch for ch in price_string if ch.isdigit())
+    return Decimal(digits) if digits else None
+
+
+async def set_details(conn: Conn, context: ChatContext, chat: dict[str, Any]) -> bool:
+    """Fills the chat's listing and buyer from Avito's chat answer; True if anything was learnt."""
+    item_id = buyer_id = None
+    value = ((chat.get("context") or {}).get("value")) or None
+    if value and value.get("id"):
+        images = (value.get("images") or {}).get("main") or {}
+        item_id = await conn.fetchval(
+            queries.item_upsert,
+            context.account_id,
+            int(value["id"]),
+            value.get("title") or "",
+            _price(value.get("price_string") or ""),
+            value.get("price_string") or "",
+            value.get("url") or "",
+            next(iter(images.values()), ""),
+            str(value.get("status_id") or ""),
+        )
+    for user in chat.get("users") or []:
+        if int(user.get("id") or 0) == context.account_user_id:
+            continue
+        profile = user.get("public_user_profile") or {}
+        avatar = (profile.get("avatar") or {}).get("images") or {}
+        buyer_id = await conn.fetchval(
+            queries.buyer_upsert,
+            int(user["id"]),
+            user.get("name") or "",
+            avatar.get("128x128") or avatar.get("96x96") or next(iter(avatar.values()), ""),
+            profile.get("url") or "",
+        )
+        break
+    if item_id is None and buyer_id is None:
+        return False
+    await conn.execute(queries.chat_set_details, context.id, item_id, buyer_id)
+    return True
+
+
+async def set_mode(conn: Conn, chat_id: int, mode: str, reason: str, user_id: int | None = None) -> ModeChange | None:
+    """Switches the chat's mode and logs why; None when it already was in that mode."""
+    row = await conn.fetchrow(queries.chat_set_mode, chat_id, mode, reason, user_id)
+    if row is None:
+        return None
+    return ModeChange(chat_id=chat_id, account_id=row["account_id"], from_mode=row["from_mode"], to_mode=mode,
+                      reason=reason, operator_id=row["operator_id"])  # fmt: skip
+
+
+async def recorded_turn(conn: Conn, inbox_id: int) -> dict[str, Any] | None:
+    """The turn already recorded for an inbox row ({id, handoff, reply}), or None."""
+    row = await conn.fetchrow(queries.turn_of_inbox, inbox_id)
+    return None if row is None else dict(row)
+
+
+async def mode_locked(conn: asyncpg.Connection, chat_id: int) -> str | None:
+    return await conn.fetchval(queries.chat_mode_locked, chat_id)
+
+
+async def is_our_message(conn: Conn, account_id: int, avito_message_id: str) -> bool:
+    return bool(await conn.fetchval(queries.outbound_known, account_id, avito_message_id))
+
+
+async def record_turn(
+    conn: asyncpg.Connection,
+    context: ChatContext,
+    inbox_id: int,
+    message_id: int,
+    scenario_version: int,
+    result: TurnResult,
+    parts: list[str],
+) -> bool:
+    """The turn, its reply parts as pending outbound rows, and the session's state, in the caller's transaction.
+    False when this inbox row already has its turn (a re-dispatch after a crash)."""
+    state = result.state
+    documents = state.get("documents") or []
+    models = [e.get("model") for e in result.trace if e.get("model")]
+    turn_id = await conn.fetchval(
+        queries.turn_insert,
+        context.account_id,
+        context.id,
+        inbox_id,
+        message_id,
+        context.scenario_id,
+        scenario_version,
+        result.engine,
+        state.get("intent"),
+        state.get("intent_confidence"),
+        state.get("confidence"),
+        state.get("route"),
+        result.handoff,
+        result.reply,
+        [d.get("external_id") or "" for d in documents],
+        [{k: d.get(k) for k in ("external_id", "title", "score", "passage")} for d in documents],
+        result.trace,
+        models[-1] if models else None,
+        sum(int(e.get("tokens_in") or 0) for e in result.trace),
+        sum(int(e.get("tokens_out") or 0) for e in result.trace),
+        result.latency_ms,
+    )
+    if turn_id is None:
+        return False
+    for part, text in enumerate(parts):
+        await conn.execute(
+            queries.outbound_insert, context.account_id, context.id, text, "bot", None, inbox_id, part, None
+        )
+    session_state = {
+        **context.session_state,
+        "clarify_count": int(state.get("clarify_count") or 0),
+        "last_intent": state.get("intent"),
+    }
+    await conn.execute(queries.chat_set_session_state, context.id, session_state)
+    return True
+
+
+async def outbound_of(conn: Conn, inbox_id: int) -> list[Outbound]:
+    return [msgspec.convert(dict(r), Outbound) for r in await conn.fetch(queries.outbound_of_inbox, inbox_id)]
+
+
+async def store_sent(conn: Conn, outbound_id: int, avito_message_id: str, author_id: int, created: int) -> int:
+    """Avito took the message: it is stored (unless its echo was first) and the outbound row marked sent."""
+    at = datetime.fromtimestamp(created, UTC) if created > 0 else datetime.now(UTC)
+    return await conn.fetchval(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at)
+
+
+async def outbound_failed(conn: Conn, outbound_id: int, error: str, *, final: bool) -> None:
+    await conn.execute(queries.outbound_mark_failed, outbound_id, error, final)
+
+
+async def message_view(conn: Conn, message_id: int) -> MessageView:
+    row = await conn.fetchrow(queries.message_view, message_id)
+    return msgspec.convert(dict(row), MessageView)
+
+
+async def mark_processed(conn: Conn, inbox_id: int) -> None:
+    await conn.execute(queries.inbox_mark_processed, inbox_id)
+
+
+async def mark_failed(conn: Conn, inbox_id: int, error: str) -> None:
+    await conn.execute(queries.inbox_mark_failed, inbox_id, error)
+
+
+class PendingRow(msgspec.Struct, frozen=True, kw_only=True):
+    inbox_id: int
+    attempts: int
+    message_id: int
+    type: str
+    text: str
+    content: dict[str, Any]
+    created_at: datetime
+
+
+async def pending_rows(conn: Conn, chat_id: int) -> list[PendingRow]:
+    return [msgspec.convert(dict(r), PendingRow) for r in await conn.fetch(queries.inbox_pending_of_chat, chat_id)]
+
+
+async def pending_chats(conn: Conn, *, limit: int, older_than: float) -> list[int]:
+    return [r["chat_id"] for r in await conn.fetch(queries.inbox_pending_chats, limit, older_than)]
