@@ -88,7 +88,7 @@ class AccountSession:
         self.settings = settings
         self.database_url = database_url
         self.account_id = account_id
-        self._box = SecretBox(settings.secret_key or "")
+        self._box = SecretBox(settings.secret())
         self._pool: asyncpg.Pool | None = None
         self._http: httpx.AsyncClient | None = None
         self._client: AvitoClient | None = None

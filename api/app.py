@@ -8,6 +8,7 @@ Ray actors (or, with ``LiveOptions(in_process=True)``, in this process — tests
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
@@ -41,6 +43,9 @@ class LiveOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 def create_app(settings: Settings, services: Services, *, live: LiveOptions | None = None) -> Litestar:
     """Builds the app; connections open in its lifespan, never at import or build time."""
+    # Resolved once here: actors in other processes (other working directories) must not look for the
+    # generated key file themselves.
+    settings = dataclasses.replace(settings, secret_key=settings.secret(), data_dir=settings.data_dir.resolve())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -76,6 +81,11 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="avibot", version="0.1.0", path="/schema"),
+        # Every unexpected error is logged with its traceback (Litestar's default logs them only in debug mode);
+        # routine INFO chatter of libraries (each HTTP call to Avito) is not.
+        logging_config=LoggingConfig(
+            root={"level": "WARNING", "handlers": ["queue_listener"]}, log_exceptions="always"
+        ),
         state=State({"settings": settings, "services": services}),
     )
 

@@ -25,4 +25,17 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response[dict[st
     return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
-EXCEPTION_HANDLERS = {AvibotError: avibot_error_handler, HTTPException: http_error_handler}
+def unexpected_error_handler(request: Request, exc: Exception) -> Response[dict[str, str]]:
+    """A bug, not a bad request: logged with its traceback, answered without details."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return Response(
+        {"error": "Внутренняя ошибка сервера. Повторите действие; если ошибка не пройдёт, сообщите администратору."},
+        status_code=500,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    AvibotError: avibot_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

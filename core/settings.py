@@ -73,6 +73,20 @@ class Settings:
     )
     host: str = field(default="127.0.0.1", metadata={"env": "HOST", "doc": "Address the web app listens on."})
     port: int = field(default=8000, metadata={"env": "PORT", "doc": "Port the web app listens on."})
+    sandbox_port: int = field(
+        default=0,
+        metadata={
+            "env": "SANDBOX_PORT",
+            "doc": "Port of the Avito sandbox `avibot up` starts when no real account is connected. 0: any free one.",
+        },
+    )
+    demo_buyers_per_minute: float = field(
+        default=4.0,
+        metadata={
+            "env": "DEMO_BUYERS_PER_MINUTE",
+            "doc": "How many messages the sandbox's simulated buyers write a minute (0: none).",
+        },
+    )
 
     @property
     def base_url(self) -> str:
@@ -168,6 +182,17 @@ def from_environ(environ: dict[str, str] | None = None, env_file: Path | None = 
         if not value.isdigit() or not 0 < int(value) < 65536:
             raise ConfigError(f"PORT must be an integer between 1 and 65535; got {value!r}.")
         kwargs["port"] = int(value)
+    if (value := get("SANDBOX_PORT")) is not None:
+        if not value.isdigit() or not 0 <= int(value) < 65536:
+            raise ConfigError(f"SANDBOX_PORT must be an integer between 0 and 65535; got {value!r}.")
+        kwargs["sandbox_port"] = int(value)
+    if (value := get("DEMO_BUYERS_PER_MINUTE")) is not None:
+        try:
+            kwargs["demo_buyers_per_minute"] = float(value)
+        except ValueError:
+            raise ConfigError(f"DEMO_BUYERS_PER_MINUTE must be a number, e.g. 4; got {value!r}.") from None
+        if not 0 <= kwargs["demo_buyers_per_minute"] <= 6000:  # type: ignore[operator]
+            raise ConfigError("DEMO_BUYERS_PER_MINUTE must be between 0 and 6000.")
     kwargs["data_dir"] = _check_data_dir(get("DATA_DIR") or "./.data")
     return Settings(**kwargs)  # type: ignore[arg-type]
 

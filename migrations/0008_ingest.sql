@@ -31,6 +31,7 @@ CREATE FUNCTION ingest_message(
     mode         text,          -- the chat's mode after this delivery
     mode_changed boolean
 ) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
     v_chat      bigint;
     v_mode      text;
@@ -93,7 +94,7 @@ BEGIN
 
     IF v_outbound IS NOT NULL THEN
         -- The echo came before (or instead of) the send's answer: the outbound row learns its message.
-        UPDATE outbound SET message_id = v_message WHERE id = v_outbound AND message_id IS NULL;
+        UPDATE outbound o SET message_id = v_message WHERE o.id = v_outbound AND o.message_id IS NULL;
     END IF;
 
     IF v_kind = 'operator' AND v_outbound IS NULL AND v_mode = 'bot' THEN

@@ -47,7 +47,7 @@ async def connect_account(
     subscribe: bool = True,
 ) -> Connected:
     """Raises AvitoError (with Avito's answer) when the credentials or the API refuse."""
-    box = SecretBox(settings.secret_key or "")
+    box = SecretBox(settings.secret())
     tokens_seen: list[TokenResponse] = []
 
     async def remember(token: TokenResponse) -> None:

@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -71,6 +71,7 @@ def up() -> None:
     Stops cleanly on Ctrl-C. Data is kept in DATA_DIR between runs.
     """
     from actors import cluster
+    from core.avito.demo import start_demo_sandbox
     from core.bootstrap import prepare
 
     settings = _settings()
@@ -83,13 +84,18 @@ def up() -> None:
                 click.echo(f"Applied {len(prepared.applied)} migration(s).")
             if prepared.demo_articles:
                 click.echo(f"Loaded the demo knowledge base ({prepared.demo_articles} articles).")
-            # Ray starts in the main thread, before the event loop, so it can install its signal handlers.
-            ray_address = cluster.start(services.ray_address)
+            demo = start_demo_sandbox(settings, services.database_url)
             try:
-                _publish_run_info(settings, ray_address, cluster.session_dir())
-                asyncio.run(_serve(settings, services, prepared.admin_password))
+                # Ray starts in the main thread, before the event loop, so it can install its signal handlers.
+                ray_address = cluster.start(services.ray_address)
+                try:
+                    _publish_run_info(settings, ray_address, cluster.session_dir())
+                    asyncio.run(_serve(settings, services, prepared.admin_password, demo))
+                finally:
+                    cluster.stop()
             finally:
-                cluster.stop()
+                if demo is not None:
+                    demo[0].stop()
     except AvibotError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -118,13 +124,13 @@ def _publish_run_info(settings: Settings, ray_address: str, ray_session_dir: str
         )
 
 
-async def _serve(settings: Settings, services: Services, admin_password: str | None) -> None:
+async def _serve(settings: Settings, services: Services, admin_password: str | None, demo: Any) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import LiveOptions, create_asgi
 
     config = uvicorn.Config(
-        create_app(settings, services),
+        create_asgi(settings, services, live=LiveOptions()),
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -142,6 +148,16 @@ async def _serve(settings: Settings, services: Services, admin_password: str | N
                 f"First run: log in as «admin» with password {admin_password}\n"
                 f"(also saved in {settings.data_dir / 'initial-admin-password'})",
                 fg="yellow",
+            )
+        if demo is not None:
+            sandbox, connected = demo
+            # Buyers start writing only now that webhooks have somewhere to go.
+            sandbox.start_simulator(settings.demo_buyers_per_minute)
+            shops = ", ".join(f"«{c.account.name}»" for c in connected)
+            click.echo(
+                f"No Avito account is connected, so the Avito sandbox runs at {sandbox.url} with the shops {shops}; "
+                f"simulated buyers write {settings.demo_buyers_per_minute:g} messages a minute "
+                "(DEMO_BUYERS_PER_MINUTE). Connect a real account with `avibot account add`."
             )
     await serving
 
@@ -198,6 +214,7 @@ def user_add(login: str, role: str, display_name: str) -> None:
 
 
 def _register_subcommands() -> None:
+    from core.cli.account import account
     from core.cli.kb import kb
     from core.cli.replay import replay
     from core.cli.sandbox import sandbox
@@ -205,6 +222,7 @@ def _register_subcommands() -> None:
     main.add_command(kb)
     main.add_command(replay)
     main.add_command(sandbox)
+    main.add_command(account)
 
 
 _register_subcommands()
