@@ -9,8 +9,10 @@ refresh shared by all callers waiting for it (:class:`core.avito.client.OAuthTok
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,17 +21,25 @@ import httpx
 import msgspec
 
 from core import db
-from core.avito.client import AvitoClient, OAuthTokenSource
-from core.avito.payloads import TokenResponse
+from core.avito.client import SYNC_CHAT_TYPES, AvitoClient, OAuthTokenSource
+from core.avito.payloads import Chat, Message, TokenResponse, WebhookEvent, WebhookMessage, WebhookPayload
 from core.security import SecretBox
 from core.settings import Settings
 from core.store import accounts as account_store
+from core.store import history as history_store
+from core.store.inbox import ingest
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 1000  # Avito's limit for one text message
 DEFAULT_RATE = 20.0  # requests per second per account; Avito's messenger limits are unpublished
 DEFAULT_BURST = 40
+PAGE = 100  # Avito's largest page of chats or messages
+MAX_OFFSET = 1000  # and the furthest offset it serves (AVITO_API.md §2, §5.6)
+POLL_RECENT = 50  # messages of an unread chat the polling fallback looks at
+# Polling stores a missing message as a webhook would only if it is no older than the account's connection less
+# this margin (Avito's times are whole seconds, and answering a message from just before the connection is fine).
+POLL_SINCE_MARGIN = 600.0
 
 
 def split_reply(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -79,6 +89,51 @@ class RateLimiter:
 class SentText(msgspec.Struct, frozen=True):
     id: str
     created: int
+
+
+# (chats done, total chats once known) — called after each chat of a history sync; may be a coroutine function.
+Progress = Callable[[int, int | None], Any]
+
+
+class SyncResult(msgspec.Struct, frozen=True, kw_only=True):
+    chats: int  # chats synced in this pass, counting those an interrupted run had done
+    messages: int  # messages stored that were not stored before
+    resumed: bool  # this run continued an interrupted one
+    truncated: bool  # Avito's paging (offset ≤ 1000) ended before the chat list did
+
+
+class PolledMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message the polling fallback stored as a webhook would have (see ``core.store.inbox.Ingested``)."""
+
+    chat_id: int
+    message_id: int
+    chat_created: bool
+    dispatch: bool  # a buyer's message waiting for its chat session
+    mode: str
+    mode_changed: bool
+
+
+class Polled(msgspec.Struct, frozen=True, kw_only=True):
+    chats: int  # unread chats looked at
+    new: int  # messages no webhook had brought, now stored as a webhook would have stored them
+    history: int  # missing messages older than the account's connection, stored as history (not answered)
+    messages: list[PolledMessage] = []
+
+    @property
+    def dispatch_chat_ids(self) -> list[int]:
+        """Chats whose sessions have new work, in the order they were found."""
+        return list(dict.fromkeys(m.chat_id for m in self.messages if m.dispatch))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def _report(progress: Progress | None, done: int, total: int | None) -> None:
+    if progress is not None:
+        result = progress(done, total)
+        if inspect.isawaitable(result):
+            await result
 
 
 class AccountSession:
@@ -195,6 +250,177 @@ class AccountSession:
         await self.limiter.acquire()
         await client.subscribe_webhook(url)
 
+    # ---- history sync and the polling fallback ----------------------------------------------------------
+
+    async def sync_history(self, progress: Progress | None = None, *, restart: bool = False) -> SyncResult:
+        """Stores the account's chats (u2i and u2u, with listing and buyer) and their messages as history: no
+        inbox rows, so the bot does not answer the past. Resumable: the chat offset and the chats done on the
+        current page are kept in ``accounts.sync_state`` after each chat, so a run that stopped (an error,
+        Ctrl-C) is continued by the next one; a finished sync records ``{"done": true, "finished_at", "chats",
+        "messages"}`` and the next run starts a new pass, which stores only what is new. ``restart`` starts a new
+        pass even after an interrupted one. Avito pages reach offset 1000 at most, for chats and for each chat's
+        messages: older ones are out of reach (AVITO_API.md §5.6; ``truncated`` says the chat list was cut)."""
+        client = await self.client()
+        pool = self._pool
+        assert pool is not None
+        state = dict((await account_store.get_account(pool, self.account_id)).sync_state)
+        resumed = not restart and not state.get("done") and "offset" in state
+        if not resumed:
+            state = {"done": False, "started_at": _now(), "offset": 0, "page_done": [], "chats": 0, "messages": 0}
+            await account_store.set_sync_state(pool, self.account_id, state)
+        offset = int(state["offset"])
+        done_here = set(state.get("page_done") or [])
+        chats, messages = int(state["chats"]), int(state["messages"])
+        truncated = False
+        total: int | None = None
+        try:
+            while True:
+                await self.limiter.acquire()
+                page = await client.list_chats(chat_types=SYNC_CHAT_TYPES, limit=PAGE, offset=offset)
+                last = len(page) < PAGE
+                if last:
+                    total = chats + sum(1 for chat in page if chat.id not in done_here)
+                for chat in page:
+                    if chat.id in done_here:
+                        continue
+                    messages += await self._sync_chat(client, chat)
+                    chats += 1
+                    done_here.add(chat.id)
+                    state.update(chats=chats, messages=messages, page_done=sorted(done_here))
+                    await account_store.set_sync_state(pool, self.account_id, state)
+                    await _report(progress, chats, total)
+                if last:
+                    break
+                if offset + PAGE > MAX_OFFSET:
+                    truncated = True
+                    break
+                offset += PAGE
+                done_here = set()
+                state.update(offset=offset, page_done=[])
+                await account_store.set_sync_state(pool, self.account_id, state)
+        except Exception as exc:
+            state["error"] = f"{type(exc).__name__}: {exc}"[:500]
+            try:
+                await account_store.set_sync_state(pool, self.account_id, state)
+            except Exception:
+                log.exception("could not record the history sync's error")
+            raise
+        finished: dict[str, Any] = {"done": True, "finished_at": _now(), "chats": chats, "messages": messages}
+        if truncated:
+            finished["truncated"] = True
+        await account_store.set_sync_state(pool, self.account_id, finished)
+        return SyncResult(chats=chats, messages=messages, resumed=resumed, truncated=truncated)
+
+    async def _sync_chat(self, client: AvitoClient, chat: Chat) -> int:
+        assert self._pool is not None
+        stored = await history_store.upsert_chat(self._pool, self.account_id, self.user_id, chat)
+        count = offset = 0
+        while True:
+            await self.limiter.acquire()
+            page = await client.get_messages(chat.id, limit=PAGE, offset=offset)
+            count += await history_store.store_messages(self._pool, self.account_id, stored.id, self.user_id, page)
+            if len(page) < PAGE or offset + PAGE > MAX_OFFSET:
+                return count
+            offset += PAGE
+
+    async def poll_unread(self, recent: int = POLL_RECENT) -> Polled:
+        """The fallback for webhook deliveries that never arrive (AVITO_API.md §3): the account's unread chats
+        (u2i and u2u), their ``recent`` latest messages, and every one not stored yet stored exactly as its
+        webhook would have been — through :func:`core.store.inbox.ingest`, so a buyer's message becomes an
+        unprocessed inbox row for its session, and de-duplication and echo recognition are the webhook's own.
+        A message the bot already answered is stored already, so it is skipped. Messages from before the
+        account was connected (less ``POLL_SINCE_MARGIN``) could never have come by webhook: they are stored as
+        history, never answered."""
+        client = await self.client()
+        pool = self._pool
+        assert pool is not None
+        connected = (await account_store.get_account(pool, self.account_id)).created_at.timestamp()
+        since = connected - POLL_SINCE_MARGIN
+        unread: list[Chat] = []
+        offset = 0
+        while True:
+            await self.limiter.acquire()
+            page = await client.list_chats(chat_types=SYNC_CHAT_TYPES, unread_only=True, limit=PAGE, offset=offset)
+            unread.extend(page)
+            if len(page) < PAGE or offset + PAGE > MAX_OFFSET:
+                break
+            offset += PAGE
+        new = history = 0
+        stored_messages: list[PolledMessage] = []
+        for chat in unread:
+            latest = await self._latest_messages(client, chat.id, recent)
+            known = await history_store.known_message_ids(pool, self.account_id, [m.id for m in latest])
+            missing = [m for m in history_store.chronological(latest) if m.id not in known]
+            if not missing:
+                continue
+            chat_row = await history_store.upsert_chat(pool, self.account_id, self.user_id, chat)
+            old = [m for m in missing if 0 < m.created < since]
+            if old:
+                history += await history_store.store_messages(pool, self.account_id, chat_row.id, self.user_id, old)
+            chat_created = chat_row.created
+            for message in missing:
+                if 0 < message.created < since:
+                    continue
+                event = self._as_webhook(chat, message)
+                ingested = await ingest(pool, self.account_id, self.user_id, event, msgspec.to_builtins(event))
+                if ingested is None or ingested.message_id is None:
+                    continue  # a webhook stored it a moment ago
+                new += 1
+                stored_messages.append(
+                    PolledMessage(
+                        chat_id=ingested.chat_id,
+                        message_id=ingested.message_id,
+                        chat_created=chat_created or ingested.chat_created,
+                        dispatch=ingested.dispatch,
+                        mode=ingested.mode,
+                        mode_changed=ingested.mode_changed,
+                    )
+                )
+                chat_created = False
+        return Polled(chats=len(unread), new=new, history=history, messages=stored_messages)
+
+    async def _latest_messages(self, client: AvitoClient, chat_id: str, count: int) -> list[Message]:
+        """A chat's ``count`` latest messages. Avito's order is unconfirmed: a full first page that runs oldest
+        first holds the chat's oldest messages, so the pages after it are read up to the end (or offset 1000)."""
+        await self.limiter.acquire()
+        page = await client.get_messages(chat_id, limit=count)
+        if len(page) < count or page[0].created >= page[-1].created:
+            return page  # the whole chat, or newest first
+        messages, offset = list(page), count
+        while offset <= MAX_OFFSET:
+            await self.limiter.acquire()
+            page = await client.get_messages(chat_id, limit=count, offset=offset)
+            messages.extend(page)
+            if len(page) < count:
+                break
+            offset += count
+        return messages[-count:]
+
+    def _as_webhook(self, chat: Chat, message: Message) -> WebhookEvent:
+        """The delivery Avito would have made for this message; ``version`` "poll" marks where it came from."""
+        published = datetime.fromtimestamp(message.created, UTC) if message.created > 0 else datetime.now(UTC)
+        return WebhookEvent(
+            id=f"poll:{message.id}",
+            version="poll",
+            timestamp=int(time.time()),
+            payload=WebhookPayload(
+                type="message",
+                value=WebhookMessage(
+                    id=message.id,
+                    chat_id=chat.id,
+                    user_id=self.user_id,
+                    author_id=message.author_id,
+                    created=message.created,
+                    type=message.type,
+                    chat_type=history_store.chat_type(chat),
+                    content=message.content,
+                    item_id=chat.item_id,
+                    published_at=published.isoformat().replace("+00:00", "Z"),
+                    read=message.read,
+                ),
+            ),
+        )
+
 
 class AccountActor:
     """The Ray shell: one per account, restarted by Ray and reloading its state from PostgreSQL."""
@@ -221,6 +447,12 @@ class AccountActor:
 
     async def subscribe_webhook(self, url: str) -> None:
         await self.session.subscribe_webhook(url)
+
+    async def sync_history(self, restart: bool = False) -> SyncResult:
+        return await self.session.sync_history(restart=restart)
+
+    async def poll_unread(self, recent: int = POLL_RECENT) -> Polled:
+        return await self.session.poll_unread(recent)
 
     async def ping(self) -> int:
         return self.account_id

@@ -1,14 +1,21 @@
-"""`avibot account …`: connect, list and disconnect Avito accounts."""
+"""`avibot account …`: connect, list, sync and disconnect Avito accounts."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from core.cli import fail, with_database
 from core.services import Services
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from actors.account import SyncResult
 
 
 @click.group()
@@ -28,9 +35,16 @@ def account() -> None:
     "--api-url", default="https://api.avito.ru", show_default=True, help="Avito's API; the sandbox's URL in tests."
 )
 @click.option("--no-subscribe", is_flag=True, help="Do not subscribe the webhook (e.g. PUBLIC_URL is not set yet).")
-def add(client_id: str, client_secret: str, api_url: str, no_subscribe: bool) -> None:
+@click.option(
+    "--sync/--no-sync",
+    default=True,
+    show_default=True,
+    help="Store the account's chat history after connecting (as `avibot account sync`).",
+)
+def add(client_id: str, client_secret: str, api_url: str, no_subscribe: bool, sync: bool) -> None:
     """Connect an account: checks the credentials, stores them encrypted, subscribes the webhook at
-    PUBLIC_URL/webhooks/avito/<secret>. Running it again for the same account replaces its credentials."""
+    PUBLIC_URL/webhooks/avito/<secret>, then stores its chat history. Running it again for the same account
+    replaces its credentials."""
 
     async def run(services: Services, settings: Settings) -> None:
         from core import db
@@ -59,8 +73,13 @@ def add(client_id: str, client_secret: str, api_url: str, no_subscribe: bool) ->
             click.echo("The webhook is not subscribed: run `avibot account add` again once PUBLIC_URL is set.")
         else:
             click.echo(f"Avito delivers its messages to {connected.webhook_url_masked}")
+        if sync:
+            click.echo("Syncing its history…")
+            await _sync(services, settings, info.id, restart=False)
 
-    with_database(run)
+    _interruptible(
+        lambda: with_database(run), "`avibot account list` shows the account, `avibot account sync ID` continues."
+    )
 
 
 @account.command("list")
@@ -115,3 +134,97 @@ def remove(account_id: int) -> None:
             click.echo(f"Removed «{info.name}»: Avito's deliveries to its webhook URL are now refused (404).")
 
     with_database(run)
+
+
+@account.command("sync")
+@click.argument("account_id", type=int)
+@click.option("--restart", is_flag=True, help="Start over instead of continuing an interrupted sync.")
+def sync_(account_id: int, restart: bool) -> None:
+    """Store an account's chats (u2i and u2u, with listings and buyers) and their messages as history, which the
+    bot does not answer. Safe to interrupt (Ctrl-C) and run again: it continues where it stopped; after a finished
+    sync, a new run stores only what is new. Avito's paging reaches the latest ~1100 chats, and the latest ~1100
+    messages of each."""
+
+    async def run(services: Services, settings: Settings) -> None:
+        from core import db
+        from core.store.accounts import get_account
+
+        pool = await db.create_pool(services.database_url, min_size=1, max_size=1)  # with the JSON codecs
+        try:
+            info = await get_account(pool, account_id)
+        finally:
+            await pool.close()
+        if info.state == "removed":
+            fail(f"Account {account_id} «{info.name}» is removed; connect it again with `avibot account add`.")
+        if not restart and info.sync_state.get("offset") is not None and not info.sync_state.get("done"):
+            done = int(info.sync_state.get("chats") or 0)
+            click.echo(f"Continuing the interrupted sync of «{info.name}» ({done} chats were done).")
+        else:
+            click.echo(f"Syncing the history of «{info.name}»…")
+        await _sync(services, settings, account_id, restart=restart)
+
+    _interruptible(lambda: with_database(run), f"`avibot account sync {account_id}` continues.")
+
+
+class _ProgressLine:
+    """Chats done (of how many, once Avito's last page tells) on stderr: a redrawn bar on a terminal, a line a
+    second otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.drawn = False
+        self.printed_at = 0.0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total:
+            filled = min(30, 30 * done // total)
+            line = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chats"
+        else:
+            line = f"{done} chats…"
+        if self.tty:
+            click.echo(f"\r{line}", err=True, nl=False)
+            self.drawn = True
+        elif time.monotonic() - self.printed_at >= 1.0 or done == total:
+            click.echo(line, err=True)
+            self.printed_at = time.monotonic()
+
+    def close(self) -> None:
+        if self.drawn:
+            click.echo("", err=True)
+            self.drawn = False
+
+
+async def _sync(services: Services, settings: Settings, account_id: int, *, restart: bool) -> SyncResult:
+    """The history sync in this process, with its progress on stderr and its result on stdout."""
+    from actors.account import AccountSession
+    from core.avito.client import AvitoError
+
+    session = AccountSession(settings, services.database_url, account_id)
+    progress = _ProgressLine()
+    try:
+        result = await session.sync_history(progress, restart=restart)
+    except AvitoError as exc:
+        progress.close()
+        fail(
+            f"the history sync stopped: {exc}. What was stored is kept; "
+            f"run `avibot account sync {account_id}` to continue."
+        )
+        raise
+    finally:
+        progress.close()
+        await session.aclose()
+    verb = "Continued and finished" if result.resumed else "Synced"
+    click.echo(f"{verb}: {result.chats} chats, {result.messages} new messages stored as history.")
+    if result.truncated:
+        click.echo("Avito's paging stops at offset 1000: older chats are out of its reach (new ones come by webhook).")
+    return result
+
+
+def _interruptible(command: Callable[[], object], hint: str) -> None:
+    """Runs a command that syncs; Ctrl-C keeps what was stored and says how to continue."""
+    try:
+        command()
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+        click.secho(f"Interrupted. What was stored is kept; {hint}", fg="yellow", err=True)
+        sys.exit(130)

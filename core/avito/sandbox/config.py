@@ -91,6 +91,8 @@ class SandboxConfig(msgspec.Struct, kw_only=True):
     webhook_version: str = "v3.0.0"
     webhook_delay: float = 0.0
     webhook_duplicate_probability: float = 0.0
+    # A delivery lost for good (not sent, not retried), as Avito's sometimes are: what the polling fallback is for.
+    webhook_drop_probability: float = 0.0
     webhook_retries: int = 3  # further attempts after a failed one (non-2xx, timeout, refused)
     webhook_retry_backoff: float = 0.5  # seconds before the first retry, doubled for each next one
     webhook_timeout: float = 2.0  # Avito wants 200 within 2 s

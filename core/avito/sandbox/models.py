@@ -58,6 +58,7 @@ class Delivery:
     copy: int  # 0 for the delivery, 1 for a duplicate
     status: int  # HTTP status, 0 when the request failed (refused, timeout)
     at: float
+    dropped: bool = False  # lost on purpose (``webhook_drop_probability``): never sent, never retried
 
 
 @dataclass(slots=True)

@@ -1,5 +1,6 @@
-"""Webhook deliveries as Avito makes them: signed, late on request, sometimes twice, retried with backoff
-(a mixin of ``SandboxState``; deliveries are tasks on the server's loop and never hold up an API answer)."""
+"""Webhook deliveries as Avito makes them: signed, late on request, sometimes twice, sometimes never, retried
+with backoff (a mixin of ``SandboxState``; deliveries are tasks on the server's loop and never hold up an API
+answer)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,10 @@ class WebhookSender:
         headers = {"content-type": "application/json", "x-avito-messenger-signature": signature}
         if config.webhook_delay > 0:
             await asyncio.sleep(config.webhook_delay)
+        if config.webhook_drop_probability > 0 and self._rng.random() < config.webhook_drop_probability:
+            with self._lock:
+                self.deliveries.append(Delivery(url, event_id, message_id, 0, 0, 0, time.monotonic(), dropped=True))
+            return
         copies = 2 if self._rng.random() < config.webhook_duplicate_probability else 1
         assert self._http is not None
         for copy in range(copies):
