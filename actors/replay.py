@@ -19,13 +19,14 @@ What a replayed turn sees
 Knowledge base
 --------------
 Each worker opens one snapshot of the knowledge base from ``DATABASE_URL``: a read-only repeatable-read
-transaction held for the worker's life. The lexical index is built in memory from the snapshot's rows once, not
-per turn; the dense side runs the live path's own pgvector query (:meth:`core.kb.search.KnowledgeBase.search`,
-same embedder, same SQL, same HNSW index) inside that transaction, so retrieval is the live path's by
-construction — quirks included: pgvector's HNSW scan returns at most ``hnsw.ef_search`` (40) of the 64 rows it is
-asked for, and an in-memory exact top-64 gave different scores (0.6528 instead of 0.6457 on a sample question).
-The question is embedded one text at a time as live (a batched embedding differs in the last bits), and the dense
-result is cached per distinct text, so a question costs an embedding and a query once per worker.
+transaction held for the worker's life. The retrieval index is built from the snapshot's rows once, not per turn,
+by the live path's own loader (:func:`core.kb.search.load_index`); the dense side runs the live path's own
+pgvector query (:func:`core.kb.search.fetch_dense`: same embedder, same SQL, same HNSW index, same
+``hnsw.ef_search``) inside that transaction, so retrieval is the live path's by construction — quirks included: the
+HNSW scan is approximate, and an in-memory exact top-64 gives different scores. The question is embedded one text
+at a time as live (a batched embedding differs in the last bits). A question's signals (lexical and dense) are
+computed once per worker and kept per distinct text; each search under a listing or category filter ranks them
+again (:meth:`graphs.retrieval.KnowledgeIndex.rank`), which is exactly what ``search`` does after computing them.
 
 A knowledge-base edit during a replay does not change the rows a worker reads, with one exception: an edit adds
 entries to the HNSW graph, which an approximate scan may walk differently even though it returns only rows of the
@@ -50,28 +51,33 @@ import math
 import os
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
-import numpy as np
 
 from core.db import queries
 from core.errors import InvalidInput, ServiceError
-from core.kb.search import DENSE_CANDIDATES, _dense_sql, embedder_for
-from graphs.compiler import CompiledScenario, TurnInput, TurnResult, compile_scenario, run_turn
-from graphs.retrieval import Embedder, Hit, KnowledgeIndex, embed_queries
-from graphs.runtime import Engine, Runtime
-from graphs.spec import Scenario, decode_scenario
+
+if TYPE_CHECKING:
+    from graphs.compiler import CompiledScenario, TurnResult
+    from graphs.retrieval import ChunkKey, Embedder, Hit, KnowledgeIndex, Signals
+    from graphs.runtime import Runtime
+    from graphs.spec import Scenario
+
+# The graphs, models and retrieval (langgraph, scipy, the embedder) are imported where they are used, not here:
+# reading and checking an input file must not wait seconds for them (`avibot replay` fails on a bad line at once).
 
 # The Context node shows the model at most 50 messages; the Intent node 4. More would only fatten every task.
 HISTORY_LIMIT = 50
-# Distinct question texts whose dense scores a worker remembers (~1 KiB each).
-DENSE_CACHE = 50_000
+# Memory a worker spends remembering the signals of distinct question texts (~2 KiB each on the demo shop's
+# 82 passages, ~250 KiB on 10,000 passages): at least SIGNAL_CACHE_MIN of them, whatever the base's size.
+SIGNAL_CACHE_BYTES = 128 * 2**20
+SIGNAL_CACHE_MIN = 256
 # Conversations one worker runs at once with the LLM engine: turns wait on the model, not on the CPU. The offline
 # engine is CPU-bound and runs one at a time, which also keeps its latency_ms a measurement of one turn.
 LLM_CONCURRENCY = 16
@@ -197,6 +203,8 @@ async def load_scenario(conn: Any, ref: str) -> Scenario:
     data team is testing); validated and compiled, so a broken one fails here with every problem listed."""
     from core.errors import NotFound
     from core.scenarios import load_ref
+    from graphs.compiler import compile_scenario
+    from graphs.spec import decode_scenario
 
     if is_scenario_file(ref):
         path = Path(ref)
@@ -306,23 +314,26 @@ def results_digest(records: Iterable[TurnRecord]) -> str:
 class KnowledgeSnapshot:
     """The knowledge base as of one moment, searched exactly the way the live path searches it.
 
-    The lexical index is built in memory from the snapshot's rows; the dense side runs the live path's own
-    pgvector query on the snapshot's connection, inside the same read-only repeatable-read transaction, so it
-    sees the rows the index was built from. ``search`` has the :data:`graphs.runtime.Searcher` shape. The only
-    state after :meth:`open` is a cache of dense results per question text, which holds what the query would
-    return anyway. Close it with :meth:`close` (it ends the transaction; dropping the connection does too).
+    The index is built by the live path's loader from the snapshot's rows; the dense side runs the live path's
+    pgvector query on the snapshot's connection, inside the same read-only repeatable-read transaction, so it sees
+    the rows the index was built from. ``search`` has the :data:`graphs.runtime.Searcher` shape. The only state
+    after :meth:`open` is a cache of each question's signals, which holds what computing them would give anyway.
+    Close it with :meth:`close` (it ends the transaction; dropping the connection does too).
     """
 
     def __init__(self, conn: Any, transaction: Any, index: KnowledgeIndex, *, version: int, embedder: Embedder | None):
+        from core.kb.search import dense_sql
+
         self.conn = conn
         self.index = index
         self.version = version
         # Dense scores only where the live path has them: the active embedder's vectors are in the base.
         self.embedder = embedder if index.chunk_vectors is not None else None
         self._transaction = transaction
-        self._dense_sql = _dense_sql(embedder) if self.embedder is not None else None
-        self._chunk = {(c.external_id, c.position): i for i, c in enumerate(index.chunks)}
-        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._dense_sql = dense_sql(embedder) if self.embedder is not None else None
+        self._signals: OrderedDict[str, Signals] = OrderedDict()
+        per_question = 1024 + 24 * len(index.chunks) + 4 * len(index.articles)  # 5-6 float32 arrays and the terms
+        self._cache_size = max(SIGNAL_CACHE_MIN, SIGNAL_CACHE_BYTES // per_question)
         self._lock = asyncio.Lock()  # one connection: the LLM engine's concurrent turns take turns on it
         self.embedded = 0
 
@@ -330,57 +341,45 @@ class KnowledgeSnapshot:
     async def open(cls, conn: Any, embedder: Embedder | None) -> KnowledgeSnapshot:
         """Starts the snapshot's transaction on ``conn`` (a pgvector-aware connection the snapshot then owns) and
         builds the index from what it sees."""
+        from core.kb.search import load_index, set_ef_search
+
         transaction = conn.transaction(isolation="repeatable_read", readonly=True)
         await transaction.start()
-        version = await conn.fetchval(queries.kb_version) or 0
-        articles = [dict(r) for r in await conn.fetch(queries.kb_load_articles)]
-        synonyms = {r["term"]: list(r["synonyms"]) for r in await conn.fetch(queries.kb_list_synonyms)}
-        titles = {r["slug"]: r["title"] for r in await conn.fetch(queries.kb_list_categories)}
-        name = embedder.name if embedder is not None else None
-        vectors = {
-            (r["external_id"], r["position"]): r["embedding"].to_numpy().astype(np.float32)
-            for r in await conn.fetch(queries.kb_load_chunks, name)
-            if r["embedding"] is not None
-        }
-        for article in articles:
-            article["item_ids"] = [str(i) for i in article.pop("avito_item_ids")]
-        index = KnowledgeIndex(
-            articles,
-            synonyms=synonyms,
-            category_titles=titles,
-            embedder=embedder if vectors else None,
-            chunk_vectors=vectors or None,
-        )
+        try:
+            await set_ef_search(conn)  # for the transaction's life: every dense query of this snapshot
+            version = await conn.fetchval(queries.kb_version) or 0
+            index = await load_index(conn, embedder)
+        except BaseException:
+            await transaction.rollback()
+            raise
         return cls(conn, transaction, index, version=version, embedder=embedder)
 
     async def close(self) -> None:
         await self._transaction.rollback()
 
-    async def dense_scores(self, query: str) -> dict[tuple[str, int], float] | None:
-        """The live path's dense scores for ``query``: its embedding (one text at a time, as live — a batched
-        embedding differs in the last bits) and the nearest chunks pgvector returns for it."""
+    async def dense_scores(self, query: str) -> dict[ChunkKey, float] | None:
+        """The live path's dense scores for ``query``: its embedding (one text at a time, as live) and the nearest
+        chunks pgvector returns for it."""
         if self._dense_sql is None or self.embedder is None:
             return None
-        if (cached := self._cache.get(query)) is None:
-            vector = embed_queries(self.embedder, [query])[0]
-            self.embedded += 1
-            async with self._lock:
-                rows = await self.conn.fetch(self._dense_sql, vector, DENSE_CANDIDATES)
-            found = [
-                (self._chunk[key], r["similarity"])
-                for r in rows
-                if (key := (r["external_id"], r["position"])) in self._chunk
-            ]
-            # Compact (~1 KiB a question) so that tens of thousands of distinct questions fit.
-            cached = (
-                np.asarray([i for i, _ in found], dtype=np.int32),
-                np.asarray([s for _, s in found], dtype=np.float64),
-            )
-            self._cache[query] = cached
-            if len(self._cache) > DENSE_CACHE:
-                self._cache.popitem(last=False)
-        chunks = self.index.chunks
-        return {(chunks[i].external_id, chunks[i].position): float(s) for i, s in zip(*cached, strict=True)}
+        from core.kb.search import fetch_dense
+        from graphs.retrieval import embed_queries
+
+        vector = embed_queries(self.embedder, [query])[0]
+        self.embedded += 1
+        async with self._lock:
+            return await fetch_dense(self.conn, self._dense_sql, vector)
+
+    async def signals(self, query: str) -> Signals:
+        """``index.signals`` of ``query`` with the live path's dense scores, computed once per distinct text."""
+        if (found := self._signals.get(query)) is not None:
+            self._signals.move_to_end(query)
+            return found
+        found = self.index.signals(query, dense_scores=await self.dense_scores(query))
+        self._signals[query] = found
+        if len(self._signals) > self._cache_size:
+            self._signals.popitem(last=False)
+        return found
 
     async def search(
         self,
@@ -391,13 +390,12 @@ class KnowledgeSnapshot:
         item_title: str | None = None,
         item_id: int | None = None,
     ) -> list[Hit]:
-        return self.index.search(
-            query,
+        return self.index.rank(
+            await self.signals(query),
             top_k=top_k,
             categories=list(categories) if categories is not None else None,
             item_title=item_title,
             item_id=item_id,
-            dense_scores=await self.dense_scores(query),
         )
 
 
@@ -414,6 +412,8 @@ class Replayer:
     def __init__(
         self, scenario: Scenario, runtime: Runtime, *, baseline: Scenario | None = None, concurrency: int = 1
     ) -> None:
+        from graphs.compiler import compile_scenario
+
         self.compiled = compile_scenario(scenario)
         self.baseline = compile_scenario(baseline) if baseline is not None else None
         self.runtime = runtime
@@ -422,6 +422,9 @@ class Replayer:
     async def warm_up(self) -> None:
         """Loads what the first turn would (the offline intent classifier, the embedder) before the clock runs.
         Always on the offline runtime: warming up must never call a model."""
+        from graphs.compiler import TurnInput, run_turn
+        from graphs.runtime import Runtime
+
         offline = Runtime(search=self.runtime.search)
         for compiled in filter(None, (self.compiled, self.baseline)):
             await run_turn(compiled, TurnInput(message="Здравствуйте, доставка есть?"), offline)
@@ -433,6 +436,8 @@ class Replayer:
         return ConversationResult(conversation.chat_id, records, baseline)
 
     async def _run(self, compiled: CompiledScenario, conversation: Conversation, turns: list[Turn]) -> list[TurnRecord]:
+        from graphs.compiler import TurnInput, run_turn
+
         records: list[TurnRecord] = []
         clarify_count = 0
         for turn in turns:
@@ -473,7 +478,7 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     scenario: bytes  # the scenario's JSON
     baseline: bytes | None = None
-    engine: Engine = "offline"
+    engine: Literal["offline", "llm"] = "offline"  # graphs.runtime.Engine
     # The LLM engine (core.settings.Settings fields of the same names).
     llm_base_url: str = "https://openrouter.ai/api/v1"
     openrouter_api_key: str | None = None
@@ -528,7 +533,10 @@ class Worker:
     @classmethod
     async def open(cls, config: WorkerConfig) -> Worker:
         from core import db
+        from core.kb.search import embedder_for
         from graphs.llm import CachedLLMClient, LLMClient
+        from graphs.runtime import Runtime
+        from graphs.spec import decode_scenario
 
         settings = _settings_of(config)
         pool = await db.create_pool(config.database_url, min_size=1, max_size=1)
@@ -624,11 +632,39 @@ def default_workers() -> int:
     return max(1, int(ray.available_resources().get("CPU", 1)))
 
 
-def _batches(conversations: Sequence[Conversation], workers: int, batch_size: int | None) -> list[list[Conversation]]:
-    # Small enough that every worker gets several (the last batches finish together), large enough that a batch
-    # is worth a round trip (~0.5 s of offline work at 64 conversations).
+def plan_batches(
+    conversations: Sequence[Conversation], workers: int, batch_size: int | None = None
+) -> list[list[list[int]]]:
+    """Each worker's batches, as indices into ``conversations``.
+
+    A worker computes what a message costs most — its embedding, pgvector query, lexical signals and intent —
+    once per distinct text (:class:`KnowledgeSnapshot`, :class:`graphs.offline.intent_classifier.IntentClassifier`
+    keep them), so a text that reaches two workers is computed twice. Conversations are therefore dealt out
+    greedily, in input order: each to the worker that already has most of its client messages, among those
+    below their even share of turns (else to the least loaded). On the benchmark's 5,000 conversations, two
+    workers then both search 185 texts instead of 482. Results do not depend on the plan: any conversation gives
+    the same records on any worker.
+
+    Batches are small enough that every worker gets several (:func:`run_on_ray` lets an idle worker take the
+    last batches of another's queue) and large enough to be worth a round trip (~0.2 s of offline work at 64).
+    """
     size = batch_size or max(1, min(64, math.ceil(len(conversations) / (workers * 4))))
-    return [list(conversations[i : i + size]) for i in range(0, len(conversations), size)]
+    if workers == 1:
+        return [[list(range(i, min(i + size, len(conversations)))) for i in range(0, len(conversations), size)]]
+    turns = [turns_of(c) for c in conversations]
+    texts = [{turn.message for turn in own} for own in turns]
+    weights = [max(1, len(own)) for own in turns]
+    share = sum(weights) / workers * 1.02
+    seen: list[set[str]] = [set() for _ in range(workers)]
+    load = [0] * workers
+    assigned: list[list[int]] = [[] for _ in range(workers)]
+    for index, own in enumerate(texts):
+        room = [w for w in range(workers) if load[w] + weights[index] <= share] or list(range(workers))
+        worker = max(room, key=lambda w: (len(own & seen[w]), -load[w], -w))
+        assigned[worker].append(index)
+        load[worker] += weights[index]
+        seen[worker] |= own
+    return [[mine[i : i + size] for i in range(0, len(mine), size)] for mine in assigned]
 
 
 def run_on_ray(
@@ -641,7 +677,8 @@ def run_on_ray(
 ) -> RayRun:
     """Replays ``conversations`` on ``workers`` ReplayWorker actors of the Ray this process is connected to.
 
-    Each actor has two batches in flight, so it never waits for the driver between batches. Raises
+    Conversations are dealt out by :func:`plan_batches`. Each actor has two batches in flight, so it never waits
+    for the driver between batches; one that has run its own takes the last batches of the others. Raises
     ServiceError when a worker cannot start or fails, or when workers loaded different knowledge-base versions.
     """
     import ray
@@ -665,36 +702,38 @@ def run_on_ray(
                 f"(versions {sorted({i.kb_version for i in infos})}); run the replay again"
             )
         setup_s = time.perf_counter() - started
-        batches = _batches(conversations, workers, batch_size)
-        turns_in = [sum(len(turns_of(c)) for c in batch) for batch in batches]
-        total = sum(turns_in)
+        plan = plan_batches(conversations, workers, batch_size)
+        turns = [len(turns_of(c)) for c in conversations]
+        total = sum(turns)
         done = 0
         if progress is not None:
             progress(0, total)
-        queue = list(range(len(batches)))[::-1]
-        pending: dict[Any, tuple[Any, int]] = {}
+        queues = [deque(batches) for batches in plan]
+        pending: dict[Any, tuple[int, list[int]]] = {}
 
-        def submit(actor: Any) -> None:
+        def submit(worker: int) -> None:
+            # The worker's own batches first; when they are done, the last batch of the longest queue left.
+            queue = queues[worker] if queues[worker] else max(queues, key=len)
             if queue:
-                index = queue.pop()
-                payload = msgspec.json.encode(batches[index])
-                pending[actor.run.remote(payload)] = (actor, index)
+                batch = queue.pop() if queue is not queues[worker] else queue.popleft()
+                payload = msgspec.json.encode([conversations[i] for i in batch])
+                pending[actors[worker].run.remote(payload)] = (worker, batch)
 
         run_started = time.perf_counter()
-        for actor in actors:
-            submit(actor)
-            submit(actor)
+        for worker in range(workers):
+            submit(worker)
+            submit(worker)
         results: list[ConversationResult] = []
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            actor, index = pending.pop(ready[0])
+            worker, batch = pending.pop(ready[0])
             try:
                 data = ray.get(ready[0])
             except RayError as exc:
                 raise ServiceError(f"a replay worker failed: {_cause(exc)}") from None
             results.extend(msgspec.msgpack.decode(data, type=list[ConversationResult]))
-            submit(actor)
-            done += turns_in[index]
+            submit(worker)
+            done += sum(turns[i] for i in batch)
             if progress is not None:
                 progress(done, total)
         run_s = time.perf_counter() - run_started
@@ -773,6 +812,8 @@ def replay(
 
 
 def _ref_of(spec: bytes) -> str:
+    from graphs.spec import decode_scenario
+
     scenario = decode_scenario(spec)
     return f"{scenario.id}@{scenario.version}"
 

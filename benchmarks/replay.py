@@ -6,8 +6,10 @@ the local embedder, as `avibot up` loads it).
 
 Prints one JSON object: conversations/s and client messages (turns)/s per worker count (setup — actor start,
 snapshot, models — measured apart from the replay itself), the 1 → 2 scaling ratio, whether both runs gave the
-same results (the determinism digest), one core without Ray for reference, and a check that the replay's
-retrieval gives exactly what the live `KnowledgeBase.search` gives for every distinct client message.
+same results (the determinism digest), one core without Ray for reference (with what a text costs the first
+time a worker sees it: a worker computes each distinct text's intent, embedding, pgvector query and lexical
+signals once), and a check that the replay's retrieval gives exactly what the live `KnowledgeBase.search` gives
+for every distinct client message.
 
 Conversations are generated deterministically from graphs/offline/intent_examples.jsonl (the classifier's
 training phrasing) and the questions of tests/data/retrieval_questions.jsonl — never from
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -47,12 +50,13 @@ from actors.replay import (  # noqa: E402
 from core import db  # noqa: E402
 from core.embedded import EmbeddedPostgres  # noqa: E402
 from core.kb.json_import import parse_json  # noqa: E402
-from core.kb.search import KnowledgeBase  # noqa: E402
+from core.kb.search import KnowledgeBase, dense_sql, fetch_dense  # noqa: E402
 from core.kb.store import apply_import  # noqa: E402
 from core.migrate import migrate  # noqa: E402
 from core.scenarios import default_scenario, seed_default  # noqa: E402
 from graphs.compiler import TurnInput, run_turn  # noqa: E402
-from graphs.retrieval import LocalEmbedder  # noqa: E402
+from graphs.offline.intent_classifier import IntentClassifier  # noqa: E402
+from graphs.retrieval import LocalEmbedder, embed_queries  # noqa: E402
 
 DEMO_KB = ROOT / "core" / "demo" / "kb.json"
 INTENT_EXAMPLES = ROOT / "graphs" / "offline" / "intent_examples.jsonl"
@@ -172,8 +176,9 @@ async def in_process(config: WorkerConfig, conversations: list[Conversation]) ->
         started = time.perf_counter()
         results = await worker.replayer.replay(conversations)
         seconds = time.perf_counter() - started
-        # Where a turn's time goes, from the traces of the same turns run again (search results now cached, so
-        # "search" here is retrieval without embedding or SQL; those are the difference to ms_per_turn above).
+        # Where a turn's time goes, from the traces of the same turns run again: a worker keeps each question's
+        # signals and each message's intent, so "search" here is ranking and "intent" a lookup. The first time a
+        # text comes costs what `per_distinct_text_ms` below measures; that is the rest of ms_per_turn above.
         spent: dict[str, float] = {}
         total = 0.0
         count = 0
@@ -188,6 +193,7 @@ async def in_process(config: WorkerConfig, conversations: list[Conversation]) ->
                 count += 1
                 for entry in result.trace:
                     spent[entry["type"]] = spent.get(entry["type"], 0.0) + entry["ms"]
+        first_time = await per_distinct_text(worker, sorted({t.message for c in conversations for t in turns_of(c)}))
     finally:
         await worker.close()
     turns = sum(len(r.turns) for r in results)
@@ -205,7 +211,33 @@ async def in_process(config: WorkerConfig, conversations: list[Conversation]) ->
             "inside_nodes": nodes,
             "graph_engine": round((total - sum(spent.values())) / count, 2),
         },
+        "per_distinct_text_ms": first_time,
     }
+
+
+async def per_distinct_text(worker: Worker, texts: list[str]) -> dict[str, Any]:
+    """What a worker spends on a text the first time it sees it (each step timed alone, on up to 300 texts):
+    the intent model for every client message; embedding, pgvector and the lexical signals for a question that
+    reaches the Search node."""
+    texts = texts[:: max(1, len(texts) // 300)][:300]
+    snapshot = worker.snapshot
+    classifier = IntentClassifier.from_default()
+    assert snapshot.embedder is not None
+    sql = dense_sql(snapshot.embedder)
+    spent = {"intent_model": 0.0, "embedding": 0.0, "pgvector_query": 0.0, "lexical_signals": 0.0}
+    for text in texts:
+        marks = [time.perf_counter()]
+        classifier.predict_proba(text)
+        marks.append(time.perf_counter())
+        vector = embed_queries(snapshot.embedder, [text])[0]
+        marks.append(time.perf_counter())
+        await fetch_dense(snapshot.conn, sql, vector)
+        marks.append(time.perf_counter())
+        snapshot.index.signals(text, use_dense=False)
+        marks.append(time.perf_counter())
+        for step, (before, after) in zip(spent, itertools.pairwise(marks), strict=True):
+            spent[step] += after - before
+    return {"texts": len(texts), **{step: round(1000 * s / len(texts), 2) for step, s in spent.items()}}
 
 
 async def parity(url: str, texts: list[tuple[str, str | None]]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Retrieval over the knowledge base stored in PostgreSQL: the in-process hybrid index + pgvector.
 
 The lexical side (BM25 over lemmas, character n-grams, synonyms, transliteration) runs in memory on an index
-built from the database and rebuilt when the knowledge base's change counter moves (`kb_version`, bumped in
-the same transaction as every edit). The dense side asks pgvector: the question is embedded here and its
-nearest chunks come from the HNSW index of the active embedder. Both meet in `KnowledgeIndex.search`.
+built from the database (`load_index`) and rebuilt when the knowledge base's change counter moves (`kb_version`,
+bumped in the same transaction as every edit). The dense side asks pgvector (`fetch_dense`): the question is
+embedded here and its nearest chunks come from the HNSW index of the active embedder. Both meet in
+`KnowledgeIndex.search`. Replay (actors/replay.py) uses the same three pieces on a snapshot of the base.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import numpy as np
 from core.db import queries
 from core.kb.store import ensure_vector_index
 from core.settings import Settings
-from graphs.retrieval import Embedder, Hit, KnowledgeIndex, LocalEmbedder, OpenAIEmbedder, embed_queries
+from graphs.retrieval import ChunkKey, Embedder, Hit, KnowledgeIndex, LocalEmbedder, OpenAIEmbedder, embed_queries
 
 # How many nearest chunks pgvector returns; the rest of the base gets no dense signal for this question.
 DENSE_CANDIDATES = 64
+# Candidates pgvector's HNSW scan keeps (`hnsw.ef_search`, default 40). A scan returns at most that many rows
+# whatever the LIMIT, so it must be at least DENSE_CANDIDATES or recall is capped below what the query asks for.
+HNSW_EF_SEARCH = max(64, DENSE_CANDIDATES)
 # How often a process re-reads the change counter; edits show up in search within this many seconds.
 VERSION_CHECK_SECONDS = 1.0
 
@@ -37,14 +41,63 @@ def embedder_for(settings: Settings) -> Embedder:
     return LocalEmbedder()
 
 
-def _dense_sql(embedder: Embedder) -> str:
-    """Nearest chunks by cosine, phrased so the planner uses `ensure_vector_index`'s expression index."""
+def dense_sql(embedder: Embedder) -> str:
+    """Nearest chunks by cosine, phrased so the planner uses `ensure_vector_index`'s expression index.
+
+    Run it through `fetch_dense`, which gives the scan its `hnsw.ef_search`."""
     dim = int(embedder.dim)
     literal = embedder.name.replace("'", "''")
     return (
         f"SELECT a.external_id, ch.position, 1 - (ch.embedding::vector({dim}) <=> $1::vector({dim})) AS similarity "
         f"FROM kb_chunks ch JOIN kb_articles a ON a.id = ch.article_id "
         f"WHERE ch.embedder = '{literal}' ORDER BY ch.embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $2"
+    )
+
+
+# The old private name, still imported by tests/integration/test_kb_store.py.
+_dense_sql = dense_sql
+
+
+async def set_ef_search(conn: asyncpg.Connection) -> None:
+    """`hnsw.ef_search` = HNSW_EF_SEARCH until the end of ``conn``'s current transaction (it must be in one)."""
+    await conn.execute(queries.kb_hnsw_ef_search, str(HNSW_EF_SEARCH))
+
+
+async def fetch_dense(conn: asyncpg.Connection, sql: str, vector: np.ndarray) -> dict[ChunkKey, float]:
+    """The DENSE_CANDIDATES nearest chunks of ``vector`` (``sql`` from `dense_sql`): (external id, position) →
+    cosine. Outside a transaction it opens one for `set_ef_search`; inside one, `set_ef_search` must have run."""
+    if conn.is_in_transaction():
+        rows = await conn.fetch(sql, vector, DENSE_CANDIDATES)
+    else:
+        async with conn.transaction():
+            await set_ef_search(conn)
+            rows = await conn.fetch(sql, vector, DENSE_CANDIDATES)
+    return {(r["external_id"], r["position"]): float(r["similarity"]) for r in rows}
+
+
+async def load_index(conn: asyncpg.Connection, embedder: Embedder | None) -> KnowledgeIndex:
+    """The retrieval index of the knowledge base ``conn`` sees: every article, the shop's synonyms and category
+    titles, and the stored vectors of ``embedder`` (dense scoring only when there are any). Reads in one go, so
+    inside a repeatable-read transaction the index is exactly that snapshot's; building (~1 s per 1,000
+    passages) runs off the event loop."""
+    articles = [dict(r) for r in await conn.fetch(queries.kb_load_articles)]
+    synonyms = {r["term"]: list(r["synonyms"]) for r in await conn.fetch(queries.kb_list_synonyms)}
+    titles = {r["slug"]: r["title"] for r in await conn.fetch(queries.kb_list_categories)}
+    name = embedder.name if embedder is not None else None
+    vectors = {
+        (r["external_id"], r["position"]): r["embedding"].to_numpy().astype(np.float32)
+        for r in await conn.fetch(queries.kb_load_chunks, name)
+        if r["embedding"] is not None
+    }
+    for article in articles:
+        article["item_ids"] = [str(i) for i in article.pop("avito_item_ids")]
+    return await asyncio.to_thread(
+        KnowledgeIndex,
+        articles,
+        synonyms=synonyms,
+        category_titles=titles,
+        embedder=embedder if vectors else None,
+        chunk_vectors=vectors or None,
     )
 
 
@@ -58,7 +111,7 @@ class KnowledgeBase:
         self._version: int | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
-        self._dense_sql = _dense_sql(embedder) if embedder is not None else None
+        self._dense_sql = dense_sql(embedder) if embedder is not None else None
 
     async def index(self) -> KnowledgeIndex:
         """The current index; re-reads the change counter at most once per VERSION_CHECK_SECONDS."""
@@ -75,28 +128,10 @@ class KnowledgeBase:
 
     async def _build(self) -> KnowledgeIndex:
         async with self.pool.acquire() as conn:
-            articles = [dict(r) for r in await conn.fetch(queries.kb_load_articles)]
-            synonyms = {r["term"]: list(r["synonyms"]) for r in await conn.fetch(queries.kb_list_synonyms)}
-            titles = {r["slug"]: r["title"] for r in await conn.fetch(queries.kb_list_categories)}
-            name = self.embedder.name if self.embedder is not None else None
-            vectors = {
-                (r["external_id"], r["position"]): r["embedding"].to_numpy().astype(np.float32)
-                for r in await conn.fetch(queries.kb_load_chunks, name)
-                if r["embedding"] is not None
-            }
-            if self.embedder is not None and vectors:
+            index = await load_index(conn, self.embedder)
+            if self.embedder is not None and index.chunk_vectors is not None:
                 await ensure_vector_index(conn, self.embedder)
-        for article in articles:
-            article["item_ids"] = [str(i) for i in article.pop("avito_item_ids")]
-        # Building costs ~1 s per 1,000 passages: keep it off the event loop.
-        return await asyncio.to_thread(
-            KnowledgeIndex,
-            articles,
-            synonyms=synonyms,
-            category_titles=titles,
-            embedder=self.embedder if vectors else None,
-            chunk_vectors=vectors or None,
-        )
+        return index
 
     async def search(
         self,
@@ -112,8 +147,8 @@ class KnowledgeBase:
         query_vector = None
         if self.embedder is not None and self._dense_sql is not None and index.chunk_vectors is not None:
             query_vector = (await asyncio.to_thread(embed_queries, self.embedder, [query]))[0]
-            rows = await self.pool.fetch(self._dense_sql, query_vector, DENSE_CANDIDATES)
-            dense = {(r["external_id"], r["position"]): float(r["similarity"]) for r in rows}
+            async with self.pool.acquire() as conn:
+                dense = await fetch_dense(conn, self._dense_sql, query_vector)
         return index.search(
             query,
             top_k=top_k,

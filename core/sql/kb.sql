@@ -149,3 +149,8 @@ SELECT count(*)::int FROM kb_chunks WHERE embedder IS DISTINCT FROM $1 OR embedd
 -- name: kb_article_count
 -- How many articles the knowledge base holds.
 SELECT count(*)::int FROM kb_articles;
+
+-- name: kb_hnsw_ef_search
+-- How many candidates pgvector's HNSW scan keeps (hnsw.ef_search, default 40), until the transaction ends: a scan
+-- returns at most that many rows whatever the LIMIT, so the dense query sets it to at least its LIMIT.
+SELECT set_config('hnsw.ef_search', $1::text, true);

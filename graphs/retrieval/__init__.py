@@ -16,7 +16,7 @@ from .aliases import DEFAULT_SYNONYMS_PATH, BrandMatcher, SynonymTable, cyrillic
 from .analysis import Analyzer, QueryTerms
 from .chunking import Chunk, chunk_article, split_sentences
 from .embedders import Embedder, LocalEmbedder, OpenAIEmbedder, embed_queries, l2_normalise
-from .index import Article, ChunkKey, DenseHook, Hit, KnowledgeIndex, ScoreModel
+from .index import Article, ChunkKey, DenseHook, Hit, KnowledgeIndex, ScoreModel, Signals
 from .lexical import BM25Index, CharNgramIndex
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "OpenAIEmbedder",
     "QueryTerms",
     "ScoreModel",
+    "Signals",
     "SynonymTable",
     "chunk_article",
     "cyrillic_renderings",

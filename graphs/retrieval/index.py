@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from .embedders import Embedder, embed_queries, l2_normalise
 from .lexical import BM25Index, CharNgramIndex
 from .terms import char_text
 
-__all__ = ["SIGNALS", "Article", "ChunkKey", "DenseHook", "Hit", "KnowledgeIndex", "ScoreModel"]
+__all__ = ["SIGNALS", "Article", "ChunkKey", "DenseHook", "Hit", "KnowledgeIndex", "ScoreModel", "Signals"]
 
 ChunkKey = tuple[str, int]
 """``(article external_id, chunk position)`` — the key of ``kb_chunks`` rows and of dense scores."""
@@ -99,6 +100,8 @@ class Hit:
 
 
 SIGNALS: tuple[str, ...] = ("bm25", "coverage", "noun_missing", "char", "meta", "dense")
+# Listings (title, item id) whose articles an index remembers (:meth:`KnowledgeIndex.item_articles`).
+ITEM_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,12 @@ GENERIC_DENSE_MODEL = ScoreModel(
 
 
 @dataclass
-class _Signals:
+class Signals:
+    """One question's per-passage signals (:meth:`KnowledgeIndex.signals`); read-only once made, so one question's
+    signals may be ranked again under another listing or category filter (:meth:`KnowledgeIndex.rank`), which
+    then reuses what does not depend on them (``memo``: the combined per-article scores, each article's best
+    passage)."""
+
     bm25: np.ndarray
     coverage: np.ndarray
     noun_missing: np.ndarray
@@ -191,6 +199,7 @@ class _Signals:
     meta: np.ndarray
     dense: np.ndarray | None
     query: QueryTerms = field(repr=False)
+    memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def per_article(self, starts: np.ndarray) -> dict[str, np.ndarray | None]:
         """Each signal's best value over an article's passages (``meta`` is per article already)."""
@@ -305,6 +314,9 @@ class KnowledgeIndex:
             for item in a.item_ids:
                 self._items.setdefault(item, []).append(i)
         self._categories = np.asarray([a.category or "" for a in self.articles], dtype=object)
+        # A chat's listing is looked up on every search under it, and a shop has few listings next to its questions.
+        self._item_lookup = lru_cache(maxsize=ITEM_CACHE)(self._find_item_articles)
+        self._siblings = lru_cache(maxsize=ITEM_CACHE)(self._find_siblings)
 
         self._vectors = self._prepare_vectors(chunk_vectors)
         name = embedder.name if embedder is not None else ""
@@ -386,14 +398,14 @@ class KnowledgeIndex:
         dense_scores: Mapping[ChunkKey, float] | None = None,
         query_vector: np.ndarray | None = None,
         use_dense: bool = True,
-    ) -> _Signals:
+    ) -> Signals:
         """Per-chunk signals of ``query`` (exposed for the benchmark and for debugging a bad answer)."""
         q = self.analyzer.query(query)
         lex = self._bm25.normalised(q.slots, q.nouns)
         char = self._char.scores(q.char_text)
         meta = self._meta.normalised(q.slots).bm25
         dense = self._dense(query, dense_scores, query_vector) if use_dense else None
-        return _Signals(
+        return Signals(
             bm25=lex.bm25,
             coverage=lex.coverage,
             noun_missing=lex.noun_missing,
@@ -405,13 +417,16 @@ class KnowledgeIndex:
 
     def item_articles(self, *, item_title: str | None = None, item_id: str | int | None = None) -> list[int]:
         """Articles describing the listing a chat is under: by Avito item id, else by closest title."""
-        if item_id is not None and str(item_id) in self._items:
-            return list(self._items[str(item_id)])
+        return list(self._item_lookup(item_title or None, None if item_id is None else str(item_id)))
+
+    def _find_item_articles(self, item_title: str | None, item_id: str | None) -> tuple[int, ...]:
+        if item_id is not None and item_id in self._items:
+            return tuple(self._items[item_id])
         if item_title:
             sims = self._titles.scores(char_text(item_title))
             if sims.size and float(sims.max()) >= 0.45:
-                return [int(np.argmax(sims))]
-        return []
+                return (int(np.argmax(sims)),)
+        return ()
 
     def search(
         self,
@@ -436,19 +451,26 @@ class KnowledgeIndex:
         if not self.articles or top_k <= 0:
             return []
         sig = self.signals(query, dense_scores=dense_scores, query_vector=query_vector, use_dense=use_dense)
-        return self._rank(sig, top_k=top_k, categories=categories, item_title=item_title, item_id=item_id)
+        return self.rank(sig, top_k=top_k, categories=categories, item_title=item_title, item_id=item_id)
 
-    def _rank(
+    def rank(
         self,
-        sig: _Signals,
+        sig: Signals,
         *,
-        top_k: int,
-        categories: Iterable[str] | None,
-        item_title: str | None,
-        item_id: str | int | None,
+        top_k: int = 5,
+        categories: Iterable[str] | None = None,
+        item_title: str | None = None,
+        item_id: str | int | None = None,
     ) -> list[Hit]:
+        """:meth:`search` from a question's :meth:`signals`: ``search(q, **kw)`` is ``rank(signals(q), **kw)``.
+        A caller that asks the same question under different listings computes its signals once."""
+        if not self.articles or top_k <= 0:
+            return []
         model = self.score_model if sig.dense is None else self.dense_score_model
-        scores = model.combine(sig.per_article(self._art_starts))
+        scores = sig.memo.get(id(model))
+        if scores is None:  # never changed in place below: the listing and the filter work on copies
+            scores = sig.memo[id(model)] = model.combine(sig.per_article(self._art_starts))
+        assert isinstance(scores, np.ndarray)
         if sig.query.is_empty:
             scores = np.zeros_like(scores)
         items = self.item_articles(item_title=item_title, item_id=item_id)
@@ -478,21 +500,30 @@ class KnowledgeIndex:
         article on its own evidence (a flat boost of the listing cost a third of such questions on DEV).
         """
         scores = scores.copy()
-        item_mask = np.zeros(len(scores), dtype=bool)
-        item_mask[items] = True
-        item_cats = {self._categories[i] for i in items}
-        siblings = np.isin(self._categories, list(item_cats)) & ~item_mask
+        siblings = self._siblings(tuple(items))
         best_sibling = float(scores[siblings].max()) if siblings.any() else 0.0
         scores[items] = np.maximum(scores[items], best_sibling)
         scores[items] = 1.0 - (1.0 - scores[items]) * (1.0 - prior)
         scores[siblings] *= 1.0 - prior
         return scores
 
-    def _hit(self, a: int, score: float, sig: _Signals, model: ScoreModel) -> Hit:
-        start = int(self._art_starts[a])
-        end = int(self._art_starts[a + 1]) if a + 1 < len(self._art_starts) else len(self.chunks)
-        chunk_scores = model.combine(sig.chunk_range(start, end, float(sig.meta[a])))
-        best = start + int(np.argmax(chunk_scores))
+    def _find_siblings(self, items: tuple[int, ...]) -> np.ndarray:
+        """The other articles of the listing's categories (a mask; cached per listing, never changed)."""
+        item_mask = np.zeros(len(self.articles), dtype=bool)
+        item_mask[list(items)] = True
+        item_cats = {self._categories[i] for i in items}
+        siblings = np.isin(self._categories, list(item_cats)) & ~item_mask
+        siblings.flags.writeable = False
+        return siblings
+
+    def _hit(self, a: int, score: float, sig: Signals, model: ScoreModel) -> Hit:
+        best = sig.memo.get((id(model), a))
+        if best is None:
+            start = int(self._art_starts[a])
+            end = int(self._art_starts[a + 1]) if a + 1 < len(self._art_starts) else len(self.chunks)
+            chunk_scores = model.combine(sig.chunk_range(start, end, float(sig.meta[a])))
+            best = sig.memo[(id(model), a)] = start + int(np.argmax(chunk_scores))
+        assert isinstance(best, int)
         art = self.articles[a]
         chunk = self.chunks[best]
         return Hit(

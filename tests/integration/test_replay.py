@@ -1,9 +1,18 @@
 """`avibot replay`: recorded conversations through a scenario on a real local Ray, against a real database holding
-the demo knowledge base (embedded with the local embedder, as `avibot up` loads it)."""
+the demo knowledge base (embedded with the local embedder, as `avibot up` loads it).
+
+Most of the time goes to starting replay workers (each loads the embedder and fits the intent model) and `avibot`
+processes. The module shares one database (no test here changes the knowledge base or the scenarios) instead of
+importing and embedding the demo base per test.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import os
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,18 +21,22 @@ import asyncpg
 import pytest
 
 from actors.replay import (
+    Conversation,
     KnowledgeSnapshot,
+    Message,
     Replayer,
     WorkerConfig,
     load_conversations,
     load_recorded,
     parse_conversations,
+    plan_batches,
     replay,
     scenario_bytes,
     turns_of,
     without_latency,
 )
 from actors.replay_report import summarize, write_outputs
+from core import db
 from core.kb.json_import import parse_json
 from core.kb.search import KnowledgeBase
 from core.kb.store import apply_import
@@ -31,6 +44,7 @@ from core.scenarios import DEFAULT_FILE, default_scenario, seed_default
 from graphs.retrieval import LocalEmbedder
 from graphs.runtime import Runtime
 from graphs.spec import decode_scenario
+from tests.conftest import TEMPLATE_DB
 from tests.integration.test_cli import env_for, run
 from tests.llm_server import LLMServer, RecordedRequest
 
@@ -43,12 +57,41 @@ FIELDS = {"chat_id", "message_id", "intent", "intent_confidence", "route", "hand
           "engine", "scenario", "error", "latency_ms"}  # fmt: skip
 
 
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def kb_database(pg_admin_url: str, template_url: str) -> Iterator[str]:
+    """A database of this module's with the default scenario and the demo knowledge base, vectors included."""
+    name = f"replay_{os.getpid()}_{next(_databases)}"
+    url = f"{pg_admin_url.rpartition('/')[0]}/{name}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(pg_admin_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def create() -> None:
+        await admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+        pool = await db.create_pool(url, max_size=2)
+        try:
+            await seed_default(pool)
+            await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=LocalEmbedder())
+        finally:
+            await pool.close()
+
+    asyncio.run(create())
+    yield url
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture
-async def kb_database(database_url: str, pool: asyncpg.Pool) -> str:
-    """The test database with the default scenario and the demo knowledge base, vectors included."""
-    await seed_default(pool)
-    await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=LocalEmbedder())
-    return database_url
+async def kb_pool(kb_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(kb_database, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
 
 
 def config(database_url: str, tmp_path: Path, **changes: Any) -> WorkerConfig:
@@ -124,10 +167,10 @@ async def test_offline_replay_of_the_samples_is_complete_and_deterministic(
     assert second.summary["results_sha256"] == summary["results_sha256"]
 
 
-async def test_snapshot_search_matches_the_live_knowledge_base(kb_database: str, pool: asyncpg.Pool) -> None:
+async def test_snapshot_search_matches_the_live_knowledge_base(kb_pool: asyncpg.Pool) -> None:
     embedder = LocalEmbedder()
-    live = KnowledgeBase(pool, embedder)
-    async with pool.acquire() as conn:
+    live = KnowledgeBase(kb_pool, embedder)
+    async with kb_pool.acquire() as conn:
         snapshot = await KnowledgeSnapshot.open(conn, embedder)
         try:
             assert snapshot.embedder is embedder and snapshot.version > 0
@@ -182,10 +225,10 @@ async def test_a_draft_file_against_the_published_baseline_lists_the_changes(
 
 
 async def test_recorded_chats_from_the_database(
-    kb_database: str, pool: asyncpg.Pool, ray_cluster: str, redis_url: str, tmp_path: Path
+    kb_database: str, kb_pool: asyncpg.Pool, ray_cluster: str, redis_url: str, tmp_path: Path
 ) -> None:
     since = datetime(2026, 5, 1, tzinfo=UTC)
-    chat = await _recorded_chat(pool, account=1, chat="c-1", messages=[
+    chat = await _recorded_chat(kb_pool, account=1, chat="c-1", messages=[
         ("client", "Здравствуйте, велосипед ещё продаётся?", since - timedelta(days=2)),  # history only
         ("bot", "Здравствуйте! Да, в наличии.", since - timedelta(days=2) + timedelta(seconds=5)),
         ("system", "Покупатель оформил заказ", since + timedelta(hours=1)),
@@ -193,10 +236,10 @@ async def test_recorded_chats_from_the_database(
         ("operator", "Да, отправим Авито Доставкой.", since + timedelta(hours=3)),
         ("client", "можно с человеком поговорить", since + timedelta(hours=4)),
     ])  # fmt: skip
-    await _recorded_chat(pool, account=2, chat="c-2", messages=[("client", "картой можно?", since + timedelta(1))])
-    await _recorded_chat(pool, account=1, chat="c-old", messages=[("client", "актуально?", since - timedelta(9))])
+    await _recorded_chat(kb_pool, account=2, chat="c-2", messages=[("client", "картой можно?", since + timedelta(1))])
+    await _recorded_chat(kb_pool, account=1, chat="c-old", messages=[("client", "актуально?", since - timedelta(9))])
 
-    async with pool.acquire() as conn:
+    async with kb_pool.acquire() as conn:
         conversations = await load_recorded(conn, since)
     assert [c.account for c in conversations] == ["shop-1", "shop-2"]
     turns = turns_of(conversations[0])
@@ -212,7 +255,7 @@ async def test_recorded_chats_from_the_database(
                                      "price": 28500, "url": ""}  # fmt: skip
 
     out = tmp_path / "db"
-    account_id = await pool.fetchval("SELECT account_id FROM chats WHERE id = $1", chat)
+    account_id = await kb_pool.fetchval("SELECT account_id FROM chats WHERE id = $1", chat)
     result = run(
         ["replay", "--scenario", "default@1", "--from-db", "--since", "2026-05-01T00:00:00+00:00", "--account",
          str(account_id), "--out", str(out), "--address", ray_cluster, "--workers", "1"],
@@ -331,6 +374,20 @@ async def test_the_plain_replayer_carries_clarifications_and_the_report_escapes_
     write_outputs(tmp_path, [result], summary, [conversation])
     report = (tmp_path / "report.html").read_text()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in report and "<script" not in report
+
+
+def test_workers_get_the_conversations_whose_messages_they_already_have() -> None:
+    """Each worker computes a text once, so the plan sends the same messages to the same worker, evenly."""
+    texts = ["доставка в самару?", "картой можно?"] * 4
+    conversations = [
+        Conversation(chat_id=f"p-{n}", messages=(Message(id="1", author="client", text=text),))
+        for n, text in enumerate(texts)
+    ]
+    plan = plan_batches(conversations, 2, batch_size=3)
+    assert sorted(i for batches in plan for batch in batches for i in batch) == list(range(8))
+    assert [[len(batch) for batch in batches] for batches in plan] == [[3, 1], [3, 1]]
+    assert [{texts[i] for batch in batches for i in batch} for batches in plan] == [{texts[0]}, {texts[1]}]
+    assert plan_batches(conversations, 1, batch_size=3) == [[[0, 1, 2], [3, 4, 5], [6, 7]]]
 
 
 def test_a_bad_input_file_names_its_line(tmp_path: Path) -> None:

@@ -170,6 +170,23 @@ def test_category_filter(demo: KnowledgeIndex) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+def test_ranking_one_questions_signals_again_gives_what_search_gives(demo: KnowledgeIndex) -> None:
+    """Replay computes a question's signals once and ranks them under each chat's listing and filter."""
+    listings = [None, "Горный велосипед Trek Marlin 5", "Складной велосипед Shulz Hopper XL", "нет такого"]
+    dense = {("d2", 0): 0.9, ("g8", 0): 0.4}
+    for question in ["доставка в самару?", "а вилка какая?", "халвой можно оплатить?", "здравствуйте", ""]:
+        for dense_scores in (None, dense):
+            signals = demo.signals(question, dense_scores=dense_scores)
+            for listing in listings * 2:  # the second time from what the first ranking kept
+                for categories in (None, ["delivery", "products"]):
+                    asked = {"top_k": 3, "item_title": listing, "categories": categories}
+                    expected = demo.search(question, dense_scores=dense_scores, **asked)  # type: ignore[arg-type]
+                    assert demo.rank(signals, **asked) == expected, (question, listing, categories)  # type: ignore[arg-type]
+    found = demo.item_articles(item_title=listings[1])  # remembered per listing, handed out as a copy
+    found.append(-1)
+    assert demo.item_articles(item_title=listings[1]) == found[:-1] and len(found) == 2
+
+
 def test_scores_in_unit_range_and_sorted(demo: KnowledgeIndex) -> None:
     for q in ("доставка в москву", "торг есть?", "qwerty", "!!!", "заработок в телеграм"):
         hits = demo.search(q, top_k=10)
