@@ -39,6 +39,8 @@ class Accounts(Protocol):
 
     async def recent_messages(self, account_id: int, chat_id: str, limit: int = 20) -> list[dict[str, Any]]: ...
 
+    async def mark_read(self, account_id: int, chat_id: str) -> None: ...
+
 
 class LocalAccounts:
     """Account sessions held in this process."""
@@ -61,6 +63,9 @@ class LocalAccounts:
 
     async def recent_messages(self, account_id: int, chat_id: str, limit: int = 20) -> list[dict[str, Any]]:
         return await self.session(account_id).recent_messages(chat_id, limit)
+
+    async def mark_read(self, account_id: int, chat_id: str) -> None:
+        await self.session(account_id).mark_read(chat_id)
 
     async def aclose(self) -> None:
         for session in self._sessions.values():
@@ -107,6 +112,9 @@ class RayAccounts:
 
     async def recent_messages(self, account_id: int, chat_id: str, limit: int = 20) -> list[dict[str, Any]]:
         return await self.actor(account_id).recent_messages.remote(chat_id, limit)  # type: ignore[no-any-return]
+
+    async def mark_read(self, account_id: int, chat_id: str) -> None:
+        await self.actor(account_id).mark_read.remote(chat_id)
 
     async def aclose(self) -> None:
         self._actors.clear()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import asyncpg
@@ -81,10 +82,24 @@ class Live:
         self.config = config or SessionConfig()
         self.runtime = Runtime(search=knowledge.search if knowledge is not None else None, llm=llm)
         self._compiled: dict[tuple[str, int | None], CompiledScenario] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def publish(self, *events: Event) -> None:
         if self.publisher is not None and events:
             await self.publisher.publish(*events)
+
+    async def warm_up(self) -> None:
+        """Loads what the first turn would (knowledge-base index, embedder, morphology, the intent classifier)
+        before the first buyer waits for it: a cold first turn takes seconds."""
+        spec = await get_version(self.pool, DEFAULT_ID)
+        offline = Runtime(search=self.runtime.search)  # never a model call for a warm-up
+        await run_turn(compile_scenario(spec), TurnInput(message="Здравствуйте, доставка есть?"), offline)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work nobody waits for, kept referenced until done (a bare task may be garbage-collected)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def scenario(self, context: ChatContext) -> CompiledScenario:
         """The live version of the account's scenario, compiled once per (scenario, version). An account whose
@@ -160,6 +175,8 @@ class ChatSession:
                 return Turned(inbox_id=row.inbox_id, outcome=outcome)
         sent = await self._send_pending(context, row)
         await store.mark_processed(live.pool, row.inbox_id)
+        if sent:
+            live.in_background(self._mark_read(context))
         turn = await store.recorded_turn(live.pool, row.inbox_id)
         return Turned(inbox_id=row.inbox_id, outcome="handed_off" if turn and turn["handoff"] else "answered",
                       sent=sent)  # fmt: skip
@@ -200,6 +217,14 @@ class ChatSession:
         if change is not None:
             await live.publish(_mode_event(change))
         return None
+
+    async def _mark_read(self, context: ChatContext) -> None:
+        """The bot has answered: the chat is read on Avito too, so the polling fallback's unread list holds only
+        chats that still wait for someone. Best effort: an unread mark costs nothing but a later poll."""
+        try:
+            await self.live.accounts.mark_read(context.account_id, context.avito_chat_id)
+        except Exception as exc:
+            log.info("chat %s: could not mark it read on Avito: %s", context.id, exc)
 
     async def _learn_details(self, context: ChatContext) -> ChatContext:
         """Webhooks carry no listing title or buyer name: a new chat asks Avito once. A failure here costs only
@@ -334,8 +359,4 @@ class SessionHostActor:
         return (await self._ready()).stats()
 
     async def warm_up(self) -> None:
-        """Loads the knowledge base and the default scenario before the first buyer waits for them."""
-        host = await self._ready()
-        search = host.live.runtime.search
-        if search is not None:
-            await search("здравствуйте, доставка есть?", top_k=1)
+        await (await self._ready()).live.warm_up()

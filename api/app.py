@@ -39,6 +39,7 @@ class LiveOptions(msgspec.Struct, frozen=True, kw_only=True):
     hosts: int = 2  # SessionHost actors; chats are spread over them by hash
     in_process: bool = False  # hosts in this process instead of Ray actors
     sweep_every: float = 2.0  # seconds between the dispatcher's inbox sweeps
+    poll_every: float = 60.0  # seconds between polls of unread chats (webhooks that never came); 0: off
 
 
 def create_app(settings: Settings, services: Services, *, live: LiveOptions | None = None) -> Litestar:
@@ -111,6 +112,7 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
     if options.in_process:
         accounts = LocalAccounts(settings, services.database_url)
         live = Live(app.state.db_pool, app.state.knowledge, accounts, app.state.publisher, llm=app.state.llm)
+        await live.warm_up()
         hosts: list[Any] = [SessionHost(live) for _ in range(options.hosts)]
         app.state.session_hosts = hosts
     else:
@@ -131,8 +133,23 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
     dispatcher = Dispatcher(app.state.db_pool, hosts, sweep_every=options.sweep_every)
     app.state.dispatcher = dispatcher
     dispatcher.start()
+    poller = None
+    if options.poll_every > 0:
+        from actors.poller import Poller, local_poll, ray_poll
+
+        poll = local_poll(accounts) if options.in_process else ray_poll(settings, services.database_url)
+        poller = Poller(
+            app.state.db_pool,
+            poll,
+            on_new=lambda chat_ids: [dispatcher.notify(chat_id) for chat_id in chat_ids],
+            publisher=app.state.publisher,
+            every=options.poll_every,
+        )
+        poller.start()
 
     async def stop() -> None:
+        if poller is not None:
+            await poller.stop()
         await dispatcher.stop()
         if options.in_process:
             for host in hosts:

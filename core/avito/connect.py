@@ -44,6 +44,7 @@ async def connect_account(
     client_secret: str,
     api_url: str,
     is_sandbox: bool = False,
+    builtin_sandbox: bool = False,
     subscribe: bool = True,
 ) -> Connected:
     """Raises AvitoError (with Avito's answer) when the credentials or the API refuse."""
@@ -65,6 +66,7 @@ async def connect_account(
             credentials=Credentials(client_id=client_id, client_secret=client_secret),
             api_url=api_url,
             is_sandbox=is_sandbox,
+            builtin_sandbox=builtin_sandbox,
         )
         url = webhook_url(settings, secret)
         if subscribe:

@@ -1,5 +1,6 @@
-"""The demo's Avito: when no real account is connected, `avibot up` starts the sandbox in its own process and
-connects the sandbox's shops, so `make demo` shows a living inbox with simulated buyers and nothing to set up.
+"""The demo's Avito: when no account is connected (other than the demo's own), `avibot up` starts the sandbox
+alongside (a thread of its own) and connects the sandbox's shops, so `make demo` shows a living inbox with
+simulated buyers and nothing to set up. Once another account is connected the demo shops are paused.
 
 Each start is a fresh sandbox (its chats live in memory); the shops are the same every time (deterministic
 accounts), so reconnecting them updates the stored accounts instead of adding new ones.
@@ -13,20 +14,23 @@ from core import db
 from core.avito.connect import Connected, connect_account
 from core.avito.sandbox import Sandbox, SandboxConfig
 from core.settings import Settings
-from core.store.accounts import has_real_account
+from core.store.accounts import has_external_account, pause_builtin_sandbox_accounts
 
 
 def start_demo_sandbox(settings: Settings, database_url: str) -> tuple[Sandbox, list[Connected]] | None:
-    """Starts the sandbox and connects its shops, unless a real account is connected (then None)."""
+    """Starts the sandbox and connects its shops, unless another account is connected (then None)."""
 
-    async def real_account_connected() -> bool:
+    async def other_account_connected() -> bool:
         conn = await db.connect(database_url)
         try:
-            return await has_real_account(conn)
+            if await has_external_account(conn):
+                await pause_builtin_sandbox_accounts(conn)  # their sandbox is not running: nothing to send to
+                return True
+            return False
         finally:
             await conn.close()
 
-    if asyncio.run(real_account_connected()):
+    if asyncio.run(other_account_connected()):
         return None
     sandbox = Sandbox(SandboxConfig(), port=settings.sandbox_port).start()
     try:
@@ -48,6 +52,7 @@ async def _connect_all(settings: Settings, database_url: str, sandbox: Sandbox) 
                 client_secret=account.client_secret,
                 api_url=sandbox.url,
                 is_sandbox=True,
+                builtin_sandbox=True,
             )
             for account in sandbox.accounts
         ]

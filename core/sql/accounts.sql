@@ -52,9 +52,13 @@ UPDATE accounts SET sync_state = $2 WHERE id = $1;
 -- Merges keys into the account's settings.
 UPDATE accounts SET settings = settings || $2 WHERE id = $1;
 
--- name: account_has_real
--- Whether any real (not sandbox) account is connected: `avibot up` starts the sandbox only when none is.
-SELECT EXISTS (SELECT 1 FROM accounts WHERE NOT is_sandbox AND state <> 'removed');
+-- name: account_has_external
+-- Whether any account is connected besides the built-in demo sandbox's shops: `avibot up` starts the demo
+-- sandbox only when none is.
+SELECT EXISTS (
+    SELECT 1 FROM accounts
+    WHERE state <> 'removed' AND NOT coalesce((settings ->> 'builtin_sandbox')::boolean, false)
+);
 
 -- name: account_ids_visible
 -- The accounts a user may see: every live one for an admin, the granted ones for an operator.
@@ -62,3 +66,8 @@ SELECT a.id FROM accounts a
 WHERE a.state <> 'removed'
   AND ($2 = 'admin' OR EXISTS (SELECT 1 FROM user_accounts ua WHERE ua.user_id = $1 AND ua.account_id = a.id))
 ORDER BY a.id;
+
+-- name: account_pause_builtin
+-- The demo sandbox's shops, when `avibot up` does not start the demo sandbox (another account is connected).
+UPDATE accounts SET state = 'paused', state_detail = $1
+WHERE state = 'active' AND coalesce((settings ->> 'builtin_sandbox')::boolean, false);

@@ -75,6 +75,7 @@ async def upsert_account(
     credentials: Credentials,
     api_url: str,
     is_sandbox: bool = False,
+    builtin_sandbox: bool = False,
 ) -> tuple[AccountInfo, str, bool]:
     """Stores a connected account; returns it, its webhook secret, and whether it is new."""
     row = await conn.fetchrow(
@@ -84,7 +85,7 @@ async def upsert_account(
         box.encrypt(msgspec.json.encode(credentials)),
         new_webhook_secret(),
         is_sandbox,
-        {"api_url": api_url.rstrip("/")},
+        {"api_url": api_url.rstrip("/"), "builtin_sandbox": builtin_sandbox},
     )
     return _info(row), row["webhook_secret"], row["created"]
 
@@ -153,10 +154,18 @@ async def set_sync_state(conn: Conn, account_id: int, sync_state: dict[str, Any]
     await conn.execute(queries.account_set_sync_state, account_id, sync_state)
 
 
-async def has_real_account(conn: Conn) -> bool:
-    return bool(await conn.fetchval(queries.account_has_real))
+async def has_external_account(conn: Conn) -> bool:
+    """Any account connected besides the built-in demo sandbox's shops (a real one, or an external sandbox)."""
+    return bool(await conn.fetchval(queries.account_has_external))
 
 
 async def visible_account_ids(conn: Conn, user_id: int, role: str) -> list[int]:
     """What a user may see — in REST, in search and in Socket.io rooms alike."""
     return [r["id"] for r in await conn.fetch(queries.account_ids_visible, user_id, role)]
+
+
+async def pause_builtin_sandbox_accounts(conn: Conn) -> None:
+    await conn.execute(
+        queries.account_pause_builtin,
+        "Демо-песочница не запущена: подключён настоящий аккаунт Авито.",
+    )
