@@ -143,10 +143,16 @@ async def test_our_own_echo_and_a_duplicate_delivery_are_not_answered_again(stac
         await eventually(lambda m=message_id: len(stack.sandbox.state.deliveries_of(m)) >= 2, 5, "two deliveries")
     await stack.settled(chat_id)
     chat = await stack.chat(chat_id)
-    # Still one message each, one inbox row (the echo is already stored as our send), one turn, one reply.
+    # Still one message each, one turn, one reply. (The echo has an inbox row of its own only when it beat the
+    # send's answer and was stored by the webhook; either way it is closed, never work for the bot.)
     assert await stack.pool.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", chat["id"]) == 2
     assert await stack.pool.fetchval("SELECT count(*) FROM bot_turns WHERE chat_id = $1", chat["id"]) == 1
-    assert await stack.pool.fetchval("SELECT count(*) FROM inbox WHERE chat_id = $1", chat["id"]) == 1
+    buyer_rows = await stack.pool.fetchval(
+        "SELECT count(*) FROM inbox i JOIN messages m ON m.id = i.message_id "
+        "WHERE i.chat_id = $1 AND m.author_kind = 'client'",
+        chat["id"],
+    )
+    assert buyer_rows == 1
     assert len(replies_in(stack.sandbox, chat_id, stack.user_id)) == 1
 
 
