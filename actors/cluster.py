@@ -38,7 +38,15 @@ def start(address: str | None) -> str:
             kwargs["address"] = address
         else:
             kwargs["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:
+            # Ray waits a fixed 30 s for its raylet; on a busy 2-core machine that is sometimes not enough. One
+            # more try on a clean slate costs less than failing the start.
+            if address or "timed out during startup" not in str(exc):
+                raise
+            ray.shutdown()
+            ray.init(**kwargs)
     return ray.get_runtime_context().gcs_address
 
 
