@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from core.cli import fail, with_database
+from core.cli.progress import Progress
 from core.services import Services
 from core.settings import Settings
 
@@ -166,41 +166,13 @@ def sync_(account_id: int, restart: bool) -> None:
     _interruptible(lambda: with_database(run), f"`avibot account sync {account_id}` continues.")
 
 
-class _ProgressLine:
-    """Chats done (of how many, once Avito's last page tells) on stderr: a redrawn bar on a terminal, a line a
-    second otherwise."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.drawn = False
-        self.printed_at = 0.0
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total:
-            filled = min(30, 30 * done // total)
-            line = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chats"
-        else:
-            line = f"{done} chats…"
-        if self.tty:
-            click.echo(f"\r{line}", err=True, nl=False)
-            self.drawn = True
-        elif time.monotonic() - self.printed_at >= 1.0 or done == total:
-            click.echo(line, err=True)
-            self.printed_at = time.monotonic()
-
-    def close(self) -> None:
-        if self.drawn:
-            click.echo("", err=True)
-            self.drawn = False
-
-
 async def _sync(services: Services, settings: Settings, account_id: int, *, restart: bool) -> SyncResult:
     """The history sync in this process, with its progress on stderr and its result on stdout."""
     from actors.account import AccountSession
     from core.avito.client import AvitoError
 
     session = AccountSession(settings, services.database_url, account_id)
-    progress = _ProgressLine()
+    progress = Progress("Syncing", "chats")
     try:
         result = await session.sync_history(progress, restart=restart)
     except AvitoError as exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from core.cli import fail, with_database
+from core.cli.progress import Progress
 from core.services import Services
 from core.settings import Settings
 
@@ -17,25 +16,6 @@ from core.settings import Settings
 @click.group()
 def kb() -> None:
     """The knowledge base the bot answers from."""
-
-
-class _Progress:
-    """A `progress(done, total)` callback drawing a bar on stderr, so stdout stays clean for --json.
-
-    The bar is opened on the first call because only then is the total known.
-    """
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-        if done >= total:
-            self.bar.__exit__(None, None, None)
 
 
 @kb.command("import")
@@ -79,7 +59,7 @@ def import_(file: Path | None, fmt: str, ocstore_dsn: str | None, prefix: str, r
         pool = await db.create_pool(services.database_url, max_size=2)
         try:
             report = await apply_import(
-                pool, doc, embedder=embedder_for(settings), replace=replace, progress=_Progress("Embedding")
+                pool, doc, embedder=embedder_for(settings), replace=replace, progress=Progress("Embedding", "chunks")
             )
         finally:
             await pool.close()
@@ -172,7 +152,7 @@ def reindex() -> None:
         embedder = embedder_for(settings)
         pool = await db.create_pool(services.database_url, max_size=2)
         try:
-            done = await kb_reindex(pool, embedder, progress=_Progress(f"Embedding with {embedder.name}"))
+            done = await kb_reindex(pool, embedder, progress=Progress(f"Embedding with {embedder.name}", "chunks"))
         finally:
             await pool.close()
         click.echo(f"Embedded {done} chunk(s) with {embedder.name}.")

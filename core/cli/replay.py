@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from core.cli import fail, with_database
-from core.cli.kb import _Progress
+from core.cli.progress import Progress
 from core.errors import AvibotError
 from core.services import Services
 from core.settings import Settings
@@ -167,7 +167,7 @@ def replay(
         )
         cluster.start(address or services.ray_address)
         try:
-            progress = _Progress("Replaying")
+            progress = Progress("Replaying", "conversations")
             outcome = run_replay(chats, config, out_dir, source=source, workers=workers, progress=progress)
         finally:
             cluster.stop()

@@ -54,10 +54,6 @@ def dense_sql(embedder: Embedder) -> str:
     )
 
 
-# The old private name, still imported by tests/integration/test_kb_store.py.
-_dense_sql = dense_sql
-
-
 async def set_ef_search(conn: asyncpg.Connection) -> None:
     """`hnsw.ef_search` = HNSW_EF_SEARCH until the end of ``conn``'s current transaction (it must be in one)."""
     await conn.execute(queries.kb_hnsw_ef_search, str(HNSW_EF_SEARCH))

@@ -106,7 +106,7 @@ async def test_categories_and_synonyms(pool: asyncpg.Pool) -> None:
 
 
 async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: asyncpg.Pool) -> None:
-    from core.kb.search import KnowledgeBase, _dense_sql
+    from core.kb.search import KnowledgeBase, dense_sql
     from graphs.retrieval import LocalEmbedder
 
     embedder = LocalEmbedder("use")
@@ -120,7 +120,7 @@ async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: 
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
         vector = embedder.embed(["доставка"])[0]
-        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + _dense_sql(embedder), vector, 5))
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + dense_sql(embedder), vector, 5))
     assert index_name in plan
 
     hits = await KnowledgeBase(pool, embedder).search("привезёте велосипед домой?", top_k=3)
