@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from core import db
 from core.avito.connect import Connected, connect_account
 from core.avito.sandbox import Sandbox, SandboxConfig
@@ -41,20 +43,34 @@ def start_demo_sandbox(settings: Settings, database_url: str) -> tuple[Sandbox, 
     return sandbox, connected
 
 
+async def connect_sandbox(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    sandbox: Sandbox,
+    *,
+    builtin: bool = False,
+    subscribe: bool = True,
+    count: int | None = None,
+) -> list[Connected]:
+    """Connects the sandbox's shops (the first ``count`` of them) as accounts; ``builtin``: the demo's own."""
+    return [
+        await connect_account(
+            pool,
+            settings,
+            client_id=account.client_id,
+            client_secret=account.client_secret,
+            api_url=sandbox.url,
+            is_sandbox=True,
+            builtin_sandbox=builtin,
+            subscribe=subscribe,
+        )
+        for account in sandbox.accounts[:count]
+    ]
+
+
 async def _connect_all(settings: Settings, database_url: str, sandbox: Sandbox) -> list[Connected]:
     pool = await db.create_pool(database_url, min_size=1, max_size=2)
     try:
-        return [
-            await connect_account(
-                pool,
-                settings,
-                client_id=account.client_id,
-                client_secret=account.client_secret,
-                api_url=sandbox.url,
-                is_sandbox=True,
-                builtin_sandbox=True,
-            )
-            for account in sandbox.accounts
-        ]
+        return await connect_sandbox(pool, settings, sandbox, builtin=True)
     finally:
         await pool.close()

@@ -12,7 +12,8 @@ import asyncpg
 import httpx
 import socketio
 
-from core.avito.connect import Connected, connect_account
+from core.avito.connect import Connected
+from core.avito.demo import connect_sandbox
 from core.avito.sandbox import Sandbox
 from core.settings import Settings
 
@@ -32,17 +33,7 @@ async def eventually(check: Callable[[], Any], within: float = 10.0, what: str =
 
 
 async def connect_sandbox_accounts(pool: asyncpg.Pool, settings: Settings, sandbox: Sandbox) -> list[Connected]:
-    return [
-        await connect_account(
-            pool,
-            settings,
-            client_id=account.client_id,
-            client_secret=account.client_secret,
-            api_url=sandbox.url,
-            is_sandbox=True,
-        )
-        for account in sandbox.accounts
-    ]
+    return await connect_sandbox(pool, settings, sandbox)
 
 
 def replies_in(sandbox: Sandbox, chat_id: str, user_id: int) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from actors.account import AccountSession
 from actors.poller import Poller, local_poll, ray_poll
 from actors.registry import LocalAccounts, account_actor
 from core.avito.client import AvitoError
-from core.avito.connect import connect_account
+from core.avito.demo import connect_sandbox
 from core.avito.sandbox import Fault, Sandbox, SandboxConfig
 from core.events import Publisher
 from core.settings import Settings
@@ -39,16 +39,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 async def _connect(pool: asyncpg.Pool, settings: Settings, sandbox: Sandbox, *, subscribe: bool = False) -> int:
-    shop = sandbox.accounts[0]
-    connected = await connect_account(
-        pool,
-        settings,
-        client_id=shop.client_id,
-        client_secret=shop.client_secret,
-        api_url=sandbox.url,
-        is_sandbox=True,
-        subscribe=subscribe,
-    )
+    [connected] = await connect_sandbox(pool, settings, sandbox, subscribe=subscribe, count=1)
     return connected.account.id
 
 
