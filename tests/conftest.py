@@ -164,7 +164,7 @@ class AppServer:
 
     def __enter__(self) -> AppServer:
         self._thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # the live path warms up its models before serving
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the app did not start")

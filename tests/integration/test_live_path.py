@@ -8,6 +8,7 @@ The session hosts run as Ray actors in `test_on_ray_*`, and in the test process 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -33,7 +34,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 class Stack:
-    def __init__(self, server: AppServer, sandbox: Sandbox, pool: asyncpg.Pool, accounts: list[Connected]) -> None:
+    def __init__(
+        self, server: AppServer, sandbox: Sandbox, pool: asyncpg.Pool, accounts: list[Connected], app: Any
+    ) -> None:
+        self.app = app  # the Litestar app (its state holds the session hosts)
         self.server = server
         self.sandbox = sandbox
         self.pool = pool
@@ -78,7 +82,7 @@ async def _stack(
     with AppServer(app, settings.port) as server:
         accounts = await connect_sandbox_accounts(pool, settings, sandbox)
         await create_user(pool, "boss", "boss-password", "admin", "Начальник")
-        yield Stack(server, sandbox, pool, accounts)
+        yield Stack(server, sandbox, pool, accounts, app.other_asgi_app)
 
 
 @pytest.fixture
@@ -227,3 +231,20 @@ async def test_on_ray_a_message_is_answered_by_the_session_host_actors(ray_stack
         await ray_stack.settled(chat_id)
     turns = await ray_stack.pool.fetchval("SELECT count(*) FROM bot_turns")
     assert turns == 3
+
+
+async def test_sessions_are_activated_by_messages_and_passivated_when_idle(stack: Stack) -> None:
+    chats = [stack.inject(text)[0] for text in ("Здравствуйте", "Доставка есть?", "Можно картой?")]
+    for chat_id in chats:
+        await stack.replies(chat_id)
+    hosts = stack.app.state.session_hosts
+    await eventually(lambda: not any(h.stats()["busy"] for h in hosts), 10, "the sessions finished their turns")
+    assert sum(h.stats()["active"] for h in hosts) == 3  # one virtual actor per chat, spread over the hosts
+    assert sum(h.activations for h in hosts) == 3
+    later = time.monotonic() + 3600
+    assert sum(h.passivate_idle(later) for h in hosts) == 3
+    assert sum(h.stats()["active"] for h in hosts) == 0
+    # A passivated chat's next message activates it again, restored from PostgreSQL (mode, saved state).
+    stack.inject("А самовывоз есть?", chat_id=chats[1])
+    await stack.replies(chats[1], 2)
+    assert sum(h.activations for h in hosts) == 4
