@@ -10,7 +10,6 @@ any process. A wake-up is only a hint: a session reads its chat's rows itself, s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from actors.registry import host_index
+from actors.registry import cancel, host_index
 from core.store.chats import pending_chats
 
 log = logging.getLogger(__name__)
@@ -105,8 +104,5 @@ class Dispatcher:
             await asyncio.sleep(self.sweep_every)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None

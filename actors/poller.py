@@ -12,7 +12,6 @@ given. The first poll runs at start, so messages sent while the app was down are
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from actors.account import Polled
+from actors.registry import cancel
 from core.events import ChatCreated, ChatUpdated, Event, MessageNew, ModeChanged, Publisher
 from core.settings import Settings
 from core.store.accounts import list_accounts
@@ -138,8 +138,5 @@ class Poller:
             await asyncio.sleep(max(0.05, self.every - (time.monotonic() - started)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -12,6 +12,8 @@ answers; only the hop differs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import zlib
 from typing import Any, Protocol
@@ -21,6 +23,14 @@ from core.settings import Settings
 
 ACCOUNT_PREFIX = "account:"
 HOST_PREFIX = "session-host:"
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stops a background loop (the dispatcher's sweep, the poller) and waits until it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def deployment_key(database_url: str) -> str:
