@@ -1,0 +1,361 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import * as api from "../api/client";
+import type { Account, ChatRow, Message, Mode, Preferences, Tab, User } from "../api/types";
+import { TAB_MODE, useChatList } from "../hooks/useChatList";
+import { useRealtime, type RealtimeEvent } from "../hooks/useRealtime";
+import { useRoute } from "../hooks/useRoute";
+import { askNotificationPermissionOnce, notify, playMessageSound, preloadSound } from "../lib/alerts";
+import { messagePreview } from "../lib/messages";
+import { AccountsFilter } from "./AccountsFilter";
+import { ChatList } from "./ChatList";
+import { BUYER_FALLBACK } from "./ChatRow";
+import { ConnectionStatus } from "./ConnectionStatus";
+import { Dialog } from "./Dialog";
+import { ChatsIcon, CloseIcon, SearchIcon } from "./icons";
+import { SearchResults } from "./SearchResults";
+import { useToast } from "./Toasts";
+import { UserMenu } from "./UserMenu";
+
+interface Props {
+  me: { user: User };
+  onSignedOut: () => void;
+}
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: "bot", label: "Бот" },
+  { id: "mine", label: "Мои" },
+];
+
+/** The messenger: the chat list (or search results) on the left, the open dialog on the right. */
+export function Messenger({ me, onSignedOut }: Props) {
+  const user = me.user;
+  const toast = useToast();
+  const [accounts, setAccounts] = useState<Account[]>([]);
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const [accountsLoaded, setAccountsLoaded] = useState(false);
+  const [prefs, setPrefs] = useState<Preferences>({ sound: true, notifications: true });
+  const [tab, setTab] = useState<Tab>("bot");
+  const [query, setQuery] = useState("");
+  const [openChat, setOpenChat] = useState<ChatRow | null>(null);
+  const [switching, setSwitching] = useState(false);
+  const { route, openChat: navigateToChat, closeChat } = useRoute();
+  const selectionKey = useMemo(() => [...selected].sort((a, b) => a - b).join(","), [selected]);
+  const list = useChatList(tab, selectionKey, accountsLoaded);
+  const realtime = useRealtime(() => void api.me().catch(() => undefined)); // a 401 there shows the login screen
+
+  useEffect(() => {
+    preloadSound();
+    api
+      .listAccounts()
+      .then((found) => {
+        setAccounts(found);
+        setSelected(new Set(found.filter((a) => a.selected).map((a) => a.id)));
+      })
+      .catch((error: unknown) => toast(error instanceof api.ApiError ? error.message : "Не удалось загрузить аккаунты."))
+      .finally(() => setAccountsLoaded(true));
+    api
+      .getPreferences()
+      .then(setPrefs)
+      .catch(() => undefined); // defaults: sound and notifications on
+  }, [toast]);
+
+  // Browsers ask for the notification permission only after a user gesture; once per browser.
+  useEffect(() => {
+    if (!prefs.notifications) return;
+    const ask = () => askNotificationPermissionOnce();
+    document.addEventListener("pointerdown", ask, { once: true });
+    return () => document.removeEventListener("pointerdown", ask);
+  }, [prefs.notifications]);
+
+  // The open chat: from the list when it is there, otherwise fetched (a reload, a search hit, a notification).
+  useEffect(() => {
+    if (route.chatId === null) {
+      setOpenChat(null);
+      return;
+    }
+    if (openChat?.id === route.chatId) return;
+    const known = list.has(route.chatId);
+    if (known) {
+      setOpenChat(known);
+      return;
+    }
+    let cancelled = false;
+    api
+      .getChat(route.chatId)
+      .then((row) => !cancelled && setOpenChat(row))
+      .catch((error: unknown) => {
+        if (cancelled) return;
+        toast(error instanceof api.ApiError ? error.message : "Не удалось открыть чат. Повторите.");
+        closeChat();
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [route.chatId]); // only the address decides which chat is open; the rest is read as it is now
+
+  const markRead = useCallback(
+    (chat: ChatRow) => {
+      if (chat.unread_count === 0) return;
+      list.update(chat.id, (row) => ({ ...row, unread_count: 0 }));
+      setOpenChat((row) => (row && row.id === chat.id ? { ...row, unread_count: 0 } : row));
+      api.markRead(chat.id).then(list.refreshCounts, () => undefined);
+    },
+    [list],
+  );
+
+  useEffect(() => {
+    if (openChat && !document.hidden) markRead(openChat);
+  }, [openChat?.id, openChat?.unread_count]); // markRead changes with the list; reading again is not wanted
+
+  // Events are handled with the latest state, whatever render the socket's callbacks were made in.
+  const current = useRef({ selected, prefs, openChat, list, accountsLoaded });
+  current.current = { selected, prefs, openChat, list, accountsLoaded };
+  const rowTimers = useRef(new Map<number, number>());
+
+  const refreshRow = useCallback((chatId: number) => {
+    // A burst of events for one chat (message, updated, read) costs one request.
+    window.clearTimeout(rowTimers.current.get(chatId));
+    rowTimers.current.set(
+      chatId,
+      window.setTimeout(() => {
+        rowTimers.current.delete(chatId);
+        api
+          .getChat(chatId)
+          .then((row) => {
+            current.current.list.upsert(row);
+            setOpenChat((open) => (open && open.id === row.id ? row : open));
+          })
+          .catch(() => undefined);
+      }, 150),
+    );
+  }, []);
+
+  const alertBuyerMessage = useCallback(
+    (chatId: number, message: Message) => {
+      const { prefs, openChat, list } = current.current;
+      if (prefs.sound) playMessageSound();
+      if (prefs.notifications && document.hidden) {
+        const row = list.has(chatId) ?? (openChat?.id === chatId ? openChat : undefined);
+        notify(row?.buyer?.name || BUYER_FALLBACK, messagePreview(message), `chat-${chatId}`, () =>
+          navigateToChat(chatId),
+        );
+      }
+    },
+    [navigateToChat],
+  );
+
+  useEffect(
+    () =>
+      realtime.subscribe((event: RealtimeEvent) => {
+        const { selected, openChat, list, accountsLoaded } = current.current;
+        if (event.kind === "resynced") {
+          list.reload();
+          if (openChat) refreshRow(openChat.id);
+          return;
+        }
+        // Unticked accounts are out of sight: no rows, no sounds.
+        if (accountsLoaded && !selected.has(event.data.account_id)) return;
+        switch (event.kind) {
+          case "message": {
+            const { chat_id: chatId, message } = event.data;
+            const fromBuyer = message.author_kind === "client";
+            const watching = openChat?.id === chatId && !document.hidden;
+            if (list.has(chatId)) {
+              list.update(chatId, (row) => ({
+                ...row,
+                last_message_at: message.created_at,
+                last_message_text: messagePreview(message),
+                last_message_author: message.author_kind,
+                unread_count: fromBuyer && !watching ? row.unread_count + 1 : row.unread_count,
+              }));
+            } else refreshRow(chatId);
+            if (openChat?.id === chatId)
+              setOpenChat((row) => row && { ...row, last_message_at: message.created_at });
+            if (fromBuyer) {
+              alertBuyerMessage(chatId, message);
+              if (watching) api.markRead(chatId).catch(() => undefined);
+              list.refreshCounts();
+            }
+            break;
+          }
+          case "read":
+            list.update(event.data.chat_id, (row) => ({ ...row, unread_count: 0 }));
+            list.refreshCounts();
+            break;
+          case "created":
+          case "updated":
+          case "mode":
+            refreshRow(event.data.chat_id);
+            list.refreshCounts();
+            break;
+        }
+      }),
+    [realtime.subscribe, refreshRow, alertBuyerMessage],
+  );
+
+  const open = useCallback(
+    (chat: ChatRow, messageId: number | null = null) => {
+      setOpenChat(chat);
+      navigateToChat(chat.id, messageId);
+    },
+    [navigateToChat],
+  );
+
+  const changeAccounts = useCallback(
+    (next: Set<number>) => {
+      const previous = selected;
+      setSelected(next);
+      const all = accounts.every((a) => next.has(a.id));
+      api.setSelectedAccounts(all ? null : [...next]).then(
+        () => list.reload(),
+        (error: unknown) => {
+          setSelected(previous);
+          toast(error instanceof api.ApiError ? error.message : "Не удалось сохранить выбор аккаунтов. Повторите.");
+        },
+      );
+    },
+    [accounts, selected, list, toast],
+  );
+
+  const changePrefs = useCallback(
+    (change: Partial<Preferences>) => {
+      const previous = prefs;
+      setPrefs({ ...prefs, ...change });
+      if (change.notifications) askNotificationPermissionOnce();
+      api.setPreferences(change).then(setPrefs, (error: unknown) => {
+        setPrefs(previous);
+        toast(error instanceof api.ApiError ? error.message : "Не удалось сохранить настройку. Повторите.");
+      });
+    },
+    [prefs, toast],
+  );
+
+  const switchMode = useCallback(
+    (mode: Mode) => {
+      if (!openChat) return;
+      setSwitching(true);
+      api
+        .setMode(openChat.id, mode)
+        .then((row) => {
+          setOpenChat(row);
+          list.upsert(row);
+          list.refreshCounts();
+          toast(mode === "operator" ? "Диалог передан вам: бот больше не отвечает." : "Диалог передан боту.", "info");
+        })
+        .catch((error: unknown) =>
+          toast(error instanceof api.ApiError ? error.message : "Не удалось передать диалог. Повторите."),
+        )
+        .finally(() => setSwitching(false));
+    },
+    [openChat, list, toast],
+  );
+
+  const signOut = useCallback(() => {
+    api
+      .logout()
+      .catch(() => undefined)
+      .finally(onSignedOut);
+  }, [onSignedOut]);
+
+  const counts = list.counts;
+  const unreadTotal = counts ? counts.bot.unread + counts.mine.unread : 0;
+  useEffect(() => {
+    document.title = unreadTotal > 0 ? `(${unreadTotal}) Сообщения — avibot` : "Сообщения — avibot";
+  }, [unreadTotal]);
+
+  const searching = query.trim().length > 0;
+  return (
+    <div className="app" data-view={route.chatId !== null ? "dialog" : "list"}>
+      <aside className="sidebar" aria-label="Чаты">
+        <header className="sidebar-top">
+          <h1 className="brand">Сообщения</h1>
+          <UserMenu user={user} prefs={prefs} connection={realtime.state} onChange={changePrefs} onSignOut={signOut} />
+        </header>
+        <div className="search-box">
+          <SearchIcon className="search-icon" width={20} height={20} />
+          <input
+            type="search"
+            placeholder="Поиск или новый чат"
+            aria-label="Поиск или новый чат"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+          />
+          {searching && (
+            <button type="button" className="icon-button small" aria-label="Очистить поиск" onClick={() => setQuery("")}>
+              <CloseIcon width={18} height={18} />
+            </button>
+          )}
+        </div>
+        {searching ? (
+          <SearchResults query={query.trim()} onOpen={open} />
+        ) : (
+          <>
+            <div className="list-toolbar">
+              <div className="tabs" role="tablist" aria-label="Кто ведёт чаты">
+                {TABS.map((t) => {
+                  const unread = counts?.[t.id].unread ?? 0;
+                  return (
+                    <button
+                      key={t.id}
+                      type="button"
+                      role="tab"
+                      aria-selected={tab === t.id}
+                      title={counts ? `Чатов: ${counts[t.id].chats}` : undefined}
+                      className={`tab${tab === t.id ? " active" : ""}`}
+                      onClick={() => setTab(t.id)}
+                    >
+                      {t.label}
+                      {unread > 0 && (
+                        <span className="unread-badge small" aria-label={`непрочитанных: ${unread}`}>
+                          {unread > 99 ? "99+" : unread}
+                        </span>
+                      )}
+                    </button>
+                  );
+                })}
+              </div>
+              <AccountsFilter accounts={accounts} selected={selected} onChange={changeAccounts} />
+            </div>
+            <ConnectionStatus state={realtime.state} />
+            <ChatList
+              chats={list.items}
+              selectedId={route.chatId}
+              loading={list.loading}
+              error={list.error}
+              hasMore={list.nextCursor !== null}
+              emptyText={
+                selected.size === 0 && accounts.length > 0
+                  ? "Не выбран ни один аккаунт. Отметьте аккаунты в списке «Аккаунты»."
+                  : TAB_MODE[tab] === "bot"
+                    ? "Здесь появятся чаты, которые ведёт бот."
+                    : "Здесь появятся чаты, переданные операторам."
+              }
+              onOpen={open}
+              onLoadMore={list.loadMore}
+              onRetry={list.reload}
+            />
+          </>
+        )}
+      </aside>
+      <main className="dialog-pane">
+        {openChat && route.chatId === openChat.id ? (
+          <Dialog
+            key={openChat.id}
+            chat={openChat}
+            focusMessageId={route.messageId}
+            user={user}
+            switching={switching}
+            subscribe={realtime.subscribe}
+            onBack={closeChat}
+            onSwitch={switchMode}
+          />
+        ) : (
+          <div className="dialog-empty">
+            <ChatsIcon width={56} height={56} />
+            <p>{route.chatId !== null ? "Открываем чат…" : "Выберите чат, чтобы начать переписку"}</p>
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}
