@@ -220,15 +220,25 @@ class AccountSession:
             sent.append(SentText(message.id, message.created))
         return sent
 
-    async def send_image(
-        self, chat_id: str, data: bytes, filename: str = "image.jpg", content_type: str = "image/jpeg"
-    ) -> SentText:
+    async def upload_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        """Uploads an image to Avito: ``{"image_id", "sizes": {"1280x960": url, …}}``. Sending it is a second
+        call, so the caller can record what it is about to send before it is sent."""
         client = await self.client()
         await self.limiter.acquire()
         uploaded = await client.upload_image(data, filename=filename, content_type=content_type)
+        return {"image_id": uploaded.image_id, "sizes": uploaded.sizes}
+
+    async def send_image(self, chat_id: str, image_id: str) -> SentText:
+        client = await self.client()
         await self.limiter.acquire()
-        message = await client.send_image(chat_id, uploaded.image_id)
+        message = await client.send_image(chat_id, image_id)
         return SentText(message.id, message.created)
+
+    async def voice_urls(self, voice_ids: list[str]) -> dict[str, str]:
+        """Playable URLs of voice messages (Avito's are valid for an hour, so they are asked for when played)."""
+        client = await self.client()
+        await self.limiter.acquire()
+        return await client.get_voice_urls(voice_ids)
 
     async def mark_read(self, chat_id: str) -> None:
         client = await self.client()
@@ -431,10 +441,14 @@ class AccountActor:
     async def send_text(self, chat_id: str, text: str) -> list[SentText]:
         return await self.session.send_text(chat_id, text)
 
-    async def send_image(
-        self, chat_id: str, data: bytes, filename: str = "image.jpg", content_type: str = "image/jpeg"
-    ) -> SentText:
-        return await self.session.send_image(chat_id, data, filename, content_type)
+    async def upload_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        return await self.session.upload_image(data, filename, content_type)
+
+    async def send_image(self, chat_id: str, image_id: str) -> SentText:
+        return await self.session.send_image(chat_id, image_id)
+
+    async def voice_urls(self, voice_ids: list[str]) -> dict[str, str]:
+        return await self.session.voice_urls(voice_ids)
 
     async def mark_read(self, chat_id: str) -> None:
         await self.session.mark_read(chat_id)

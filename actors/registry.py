@@ -51,6 +51,12 @@ class Accounts(Protocol):
 
     async def mark_read(self, account_id: int, chat_id: str) -> None: ...
 
+    async def upload_image(self, account_id: int, data: bytes, filename: str, content_type: str) -> dict[str, Any]: ...
+
+    async def send_image(self, account_id: int, chat_id: str, image_id: str) -> SentText: ...
+
+    async def voice_urls(self, account_id: int, voice_ids: list[str]) -> dict[str, str]: ...
+
 
 class LocalAccounts:
     """Account sessions held in this process."""
@@ -76,6 +82,15 @@ class LocalAccounts:
 
     async def mark_read(self, account_id: int, chat_id: str) -> None:
         await self.session(account_id).mark_read(chat_id)
+
+    async def upload_image(self, account_id: int, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        return await self.session(account_id).upload_image(data, filename, content_type)
+
+    async def send_image(self, account_id: int, chat_id: str, image_id: str) -> SentText:
+        return await self.session(account_id).send_image(chat_id, image_id)
+
+    async def voice_urls(self, account_id: int, voice_ids: list[str]) -> dict[str, str]:
+        return await self.session(account_id).voice_urls(voice_ids)
 
     async def aclose(self) -> None:
         for session in self._sessions.values():
@@ -125,6 +140,15 @@ class RayAccounts:
 
     async def mark_read(self, account_id: int, chat_id: str) -> None:
         await self.actor(account_id).mark_read.remote(chat_id)
+
+    async def upload_image(self, account_id: int, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        return await self.actor(account_id).upload_image.remote(data, filename, content_type)  # type: ignore[no-any-return]
+
+    async def send_image(self, account_id: int, chat_id: str, image_id: str) -> SentText:
+        return await self.actor(account_id).send_image.remote(chat_id, image_id)  # type: ignore[no-any-return]
+
+    async def voice_urls(self, account_id: int, voice_ids: list[str]) -> dict[str, str]:
+        return await self.actor(account_id).voice_urls.remote(voice_ids)  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         self._actors.clear()

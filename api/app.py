@@ -24,8 +24,12 @@ from api.auth import AuthController, auth_middleware
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz
+from api.rest.accounts import AccountController
+from api.rest.chats import ChatController
 from api.rest.kb import KnowledgeBaseController
+from api.rest.quick_replies import QuickReplyController
 from api.rest.scenarios import ScenarioController
+from api.ui import browser_app, browser_app_index
 from api.webhooks import WebhookTargets, avito_webhook
 from core import db
 from core.events import Publisher, close_manager
@@ -61,12 +65,16 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
         app.state.webhook_targets = WebhookTargets(pool)
         await app.state.webhook_targets.reload()
         app.state.dispatcher = None
+        # How operators' sends reach Avito: through the account actors when the live path runs on Ray (one
+        # token and rate limit per account for bot and operators), else through account sessions in this process.
+        app.state.accounts = _accounts(settings, services, live)
         stop_live = await _start_live(app, settings, services, live) if live is not None else None
         try:
             yield
         finally:
             if stop_live is not None:
                 await stop_live()
+            await app.state.accounts.aclose()
             await app.state.publisher.aclose()
             if (sio := app.state.get("socket_server")) is not None:
                 await close_manager(sio.manager)
@@ -76,19 +84,38 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
             await pool.close()
 
     return Litestar(
-        route_handlers=[healthz, avito_webhook, AuthController, KnowledgeBaseController, ScenarioController],
+        route_handlers=[
+            healthz,
+            avito_webhook,
+            AuthController,
+            AccountController,
+            ChatController,
+            QuickReplyController,
+            KnowledgeBaseController,
+            ScenarioController,
+            browser_app_index,
+            browser_app,
+        ],
         middleware=[auth_middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="avibot", version="0.1.0", path="/schema"),
-        # Every unexpected error is logged with its traceback (Litestar's default logs them only in debug mode);
-        # routine INFO chatter of libraries (each HTTP call to Avito) is not.
+        # Unexpected errors are logged with their traceback by api/errors.py's handler, and refused requests (4xx)
+        # not at all; routine INFO chatter of libraries (each HTTP call to Avito) is not logged either.
         logging_config=LoggingConfig(
-            root={"level": "WARNING", "handlers": ["queue_listener"]}, log_exceptions="always"
+            root={"level": "WARNING", "handlers": ["queue_listener"]}, log_exceptions="debug"
         ),
         state=State({"settings": settings, "services": services}),
     )
+
+
+def _accounts(settings: Settings, services: Services, live: LiveOptions | None) -> Any:
+    from actors.registry import LocalAccounts, RayAccounts
+
+    if live is not None and not live.in_process:
+        return RayAccounts(settings, services.database_url)
+    return LocalAccounts(settings, services.database_url)
 
 
 def create_asgi(settings: Settings, services: Services, *, live: LiveOptions | None = None) -> Any:
@@ -106,11 +133,11 @@ def create_asgi(settings: Settings, services: Services, *, live: LiveOptions | N
 async def _start_live(app: Litestar, settings: Settings, services: Services, options: LiveOptions) -> Any:
     """Starts the session hosts and the dispatcher; returns the coroutine function that stops them."""
     from actors.dispatcher import Dispatcher, RayHost
-    from actors.registry import HOST_PREFIX, LocalAccounts, deployment_key
+    from actors.registry import HOST_PREFIX, deployment_key
     from actors.sessions import Live, SessionHost, SessionHostActor
 
     if options.in_process:
-        accounts = LocalAccounts(settings, services.database_url)
+        accounts = app.state.accounts
         live = Live(app.state.db_pool, app.state.knowledge, accounts, app.state.publisher, llm=app.state.llm)
         await live.warm_up()
         hosts: list[Any] = [SessionHost(live) for _ in range(options.hosts)]
@@ -154,7 +181,6 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
         if options.in_process:
             for host in hosts:
                 await host.settle()
-            await accounts.aclose()
         else:
             import ray
 

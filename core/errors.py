@@ -35,3 +35,17 @@ class Conflict(AvibotError):
 
 class InvalidInput(AvibotError):
     status_code = 400
+
+
+class TooLarge(AvibotError):
+    status_code = 413
+
+
+class UnsupportedMedia(AvibotError):
+    status_code = 415
+
+
+class AvitoUnavailable(AvibotError):
+    """Avito refused or did not answer a call an operator made; nothing was lost, the operator may retry."""
+
+    status_code = 502

@@ -213,6 +213,35 @@ def user_add(login: str, role: str, display_name: str) -> None:
     with_database(run)
 
 
+@user.command("grant")
+@click.argument("login")
+@click.argument("account_ids", nargs=-1, type=int, required=True)
+@click.option("--revoke", is_flag=True, help="Take the accounts away instead.")
+def user_grant(login: str, account_ids: tuple[int, ...], revoke: bool) -> None:
+    """Let an operator see these accounts' chats (ids from `avibot account list`); admins see every account."""
+
+    async def run(services: Services, settings: Settings) -> None:
+        from core import db
+        from core.store.users import get_user_by_login, grant_accounts, revoke_accounts
+
+        conn = await db.connect(services.database_url)
+        try:
+            found = await get_user_by_login(conn, login)
+            if found is None:
+                fail(f"no user «{login}»; create it with: avibot user add {login} --role operator")
+            change = revoke_accounts if revoke else grant_accounts
+            granted = await change(conn, found.id, list(account_ids))
+        finally:
+            await conn.close()
+        shown = ", ".join(map(str, granted)) or "none"
+        click.echo(
+            f"«{login}» ({found.role}) now sees accounts: {shown}"
+            + (" (admins see all)" if found.role == "admin" else "")
+        )
+
+    with_database(run)
+
+
 def _register_subcommands() -> None:
     from core.cli.account import account
     from core.cli.kb import kb

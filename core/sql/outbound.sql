@@ -24,7 +24,8 @@ WITH msg AS (
     INSERT INTO messages (account_id, chat_id, avito_message_id, direction, author_kind, author_user_id,
                           avito_author_id, type, text, content, created_at)
     SELECT o.account_id, o.chat_id, $2, 'out', o.author_kind, o.author_user_id, $3, o.kind, o.text,
-           jsonb_build_object('text', o.text), $4
+           CASE WHEN o.kind = 'image' THEN jsonb_build_object('image', jsonb_build_object('sizes', o.image -> 'sizes'))
+                ELSE jsonb_build_object('text', o.text) END, $4
     FROM outbound o WHERE o.id = $1
     ON CONFLICT (account_id, avito_message_id) DO UPDATE SET author_user_id = messages.author_user_id
     RETURNING id, chat_id, (xmax = 0) AS inserted
@@ -56,3 +57,13 @@ FROM messages WHERE id = $1;
 -- name: outbound_known
 -- Whether an Avito message id is already one of our sent messages.
 SELECT EXISTS (SELECT 1 FROM outbound WHERE account_id = $1 AND avito_message_id = $2);
+
+-- name: outbound_by_request
+-- An operator send already recorded under this request id (the browser retried).
+SELECT id, status, message_id, last_error FROM outbound WHERE account_id = $1 AND request_id = $2;
+
+-- name: outbound_insert_operator
+-- An operator's text or image, pending until Avito confirms it; keyed by the browser's request id.
+INSERT INTO outbound (account_id, chat_id, kind, text, image, author_kind, author_user_id, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING RETURNING id;

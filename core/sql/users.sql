@@ -24,3 +24,26 @@ UPDATE users SET password_hash = $2 WHERE id = $1;
 -- name: record_login
 -- Notes a successful login.
 UPDATE users SET last_login_at = now() WHERE id = $1 RETURNING last_login_at;
+
+-- name: user_selected_accounts
+-- The accounts ticked in «Аккаунты (N)» (NULL: all the user may see) and the messenger's preferences.
+SELECT selected_account_ids, preferences FROM users WHERE id = $1;
+
+-- name: user_set_selected_accounts
+UPDATE users SET selected_account_ids = $2 WHERE id = $1;
+
+-- name: user_merge_preferences
+-- Merges the given preferences into the stored ones; returns the result.
+UPDATE users SET preferences = preferences || $2::jsonb WHERE id = $1 RETURNING preferences;
+
+-- name: user_grant_accounts
+-- Lets an operator see these accounts (admins see every account anyway); unknown account ids are skipped.
+INSERT INTO user_accounts (user_id, account_id)
+SELECT $1, a.id FROM accounts a WHERE a.id = ANY($2::bigint[])
+ON CONFLICT DO NOTHING;
+
+-- name: user_revoke_accounts
+DELETE FROM user_accounts WHERE user_id = $1 AND account_id = ANY($2::bigint[]);
+
+-- name: user_granted_accounts
+SELECT account_id FROM user_accounts WHERE user_id = $1 ORDER BY account_id;

@@ -61,3 +61,46 @@ async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, login: str, pass
     last_login_at = await conn.fetchval(queries.record_login, found.id)
     fields = {f: getattr(found, f) for f in User.__struct_fields__}
     return User(**{**fields, "last_login_at": last_login_at})
+
+
+class Preferences(msgspec.Struct, frozen=True, kw_only=True):
+    """The messenger's per-user switches."""
+
+    sound: bool = True
+    notifications: bool = True
+
+
+async def selected_accounts(conn: asyncpg.Connection | asyncpg.Pool, user_id: int) -> list[int] | None:
+    """The accounts ticked in «Аккаунты (N)»; None: all the user may see."""
+    row = await conn.fetchrow(queries.user_selected_accounts, user_id)
+    return None if row is None or row["selected_account_ids"] is None else list(row["selected_account_ids"])
+
+
+async def set_selected_accounts(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: int, account_ids: list[int] | None
+) -> None:
+    await conn.execute(queries.user_set_selected_accounts, user_id, account_ids)
+
+
+async def preferences(conn: asyncpg.Connection | asyncpg.Pool, user_id: int) -> Preferences:
+    row = await conn.fetchrow(queries.user_selected_accounts, user_id)
+    stored = (row["preferences"] if row is not None else None) or {}
+    return msgspec.convert(stored, Preferences)
+
+
+async def update_preferences(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: int, changes: dict[str, bool]
+) -> Preferences:
+    stored = await conn.fetchval(queries.user_merge_preferences, user_id, changes)
+    return msgspec.convert(stored or {}, Preferences)
+
+
+async def grant_accounts(conn: asyncpg.Connection | asyncpg.Pool, user_id: int, account_ids: list[int]) -> list[int]:
+    """Lets an operator see these accounts; returns every account granted to them now."""
+    await conn.execute(queries.user_grant_accounts, user_id, account_ids)
+    return [r["account_id"] for r in await conn.fetch(queries.user_granted_accounts, user_id)]
+
+
+async def revoke_accounts(conn: asyncpg.Connection | asyncpg.Pool, user_id: int, account_ids: list[int]) -> list[int]:
+    await conn.execute(queries.user_revoke_accounts, user_id, account_ids)
+    return [r["account_id"] for r in await conn.fetch(queries.user_granted_accounts, user_id)]

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import asyncpg
 import pytest
 
-from api.app import LiveOptions, create_asgi
-from core.avito.connect import Connected
+from api.app import LiveOptions
 from core.avito.sandbox import Fault, Sandbox, SandboxConfig
-from core.bootstrap import prepare
-from core.services import Services
 from core.settings import Settings
-from core.store.users import create_user
-from tests.conftest import AppServer
-from tests.integration.live import Listener, connect_sandbox_accounts, eventually, replies_in
+from tests.integration.live import Listener, Stack, build_stack, eventually, replies_in
 
 
 @pytest.fixture
@@ -33,63 +27,11 @@ def sandbox() -> Iterator[Sandbox]:
         yield server
 
 
-class Stack:
-    def __init__(
-        self, server: AppServer, sandbox: Sandbox, pool: asyncpg.Pool, accounts: list[Connected], app: Any
-    ) -> None:
-        self.app = app  # the Litestar app (its state holds the session hosts)
-        self.server = server
-        self.sandbox = sandbox
-        self.pool = pool
-        self.accounts = accounts
-
-    @property
-    def user_id(self) -> int:
-        return self.accounts[0].account.avito_user_id
-
-    def inject(self, text: str, chat_id: str | None = None, **kwargs: Any) -> tuple[str, str]:
-        return self.sandbox.state.inject(self.user_id, text=text, chat_id=chat_id, **kwargs)
-
-    async def replies(self, chat_id: str, count: int = 1, within: float = 10.0) -> list[dict[str, Any]]:
-        return await eventually(
-            lambda: (found := replies_in(self.sandbox, chat_id, self.user_id)) and len(found) >= count and found,
-            within,
-            f"{count} bot replies in {chat_id}",
-        )
-
-    async def chat(self, avito_chat_id: str) -> asyncpg.Record:
-        return await self.pool.fetchrow("SELECT * FROM chats WHERE avito_chat_id = $1", avito_chat_id)
-
-    async def settled(self, avito_chat_id: str) -> None:
-        """Every inbox row of the chat processed."""
-        await eventually(
-            lambda: self.pool.fetchval(
-                "SELECT count(*) = 0 FROM inbox i JOIN chats c ON c.id = i.chat_id "
-                "WHERE c.avito_chat_id = $1 AND i.processed_at IS NULL",
-                avito_chat_id,
-            ),
-            10,
-            "inbox processed",
-        )
-
-
-async def _stack(
-    settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox, live: LiveOptions
-) -> AsyncIterator[Stack]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await prepare(database_url, settings)  # as `avibot up` does: default scenario, demo knowledge base
-    app = create_asgi(settings, Services(database_url, redis_url), live=live)
-    with AppServer(app, settings.port) as server:
-        accounts = await connect_sandbox_accounts(pool, settings, sandbox)
-        await create_user(pool, "boss", "boss-password", "admin", "Начальник")
-        yield Stack(server, sandbox, pool, accounts, app.other_asgi_app)
-
-
 @pytest.fixture
 async def stack(
     settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox
 ) -> AsyncIterator[Stack]:
-    async for built in _stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(in_process=True)):
+    async for built in build_stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(in_process=True)):
         yield built
 
 
@@ -97,7 +39,7 @@ async def stack(
 async def ray_stack(
     settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox, ray_cluster: str
 ) -> AsyncIterator[Stack]:
-    async for built in _stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(hosts=2)):
+    async for built in build_stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(hosts=2)):
         yield built
 
 

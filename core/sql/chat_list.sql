@@ -1,0 +1,79 @@
+-- name: chat_list
+-- One page of the «Бот» / «Мои» tabs: chats of accounts $1 in mode $2 (NULL: both), only unread ones when $3,
+-- newest activity first, after the cursor ($4 activity, $5 id; NULL: the first page); $6 rows.
+SELECT c.id, c.account_id, a.name AS account_name, c.avito_chat_id, c.chat_type, c.mode, c.operator_id,
+       u.display_name AS operator_name, c.unread_count, c.last_message_at, c.last_message_text,
+       c.last_message_author, coalesce(c.last_message_at, c.created_at) AS activity_at,
+       b.id AS buyer_id, b.name AS buyer_name, b.avatar_url AS buyer_avatar_url, b.profile_url AS buyer_profile_url,
+       i.id AS item_id, i.avito_item_id, i.title AS item_title, i.price_text AS item_price_text, i.url AS item_url,
+       i.image_url AS item_image_url
+FROM chats c
+JOIN accounts a ON a.id = c.account_id
+LEFT JOIN users u ON u.id = c.operator_id
+LEFT JOIN buyers b ON b.id = c.buyer_id
+LEFT JOIN items i ON i.id = c.item_id
+WHERE c.account_id = ANY($1::bigint[])
+  AND ($2::text IS NULL OR c.mode = $2)
+  AND (NOT $3 OR c.unread_count > 0)
+  AND ($4::timestamptz IS NULL OR (coalesce(c.last_message_at, c.created_at), c.id) < ($4, $5::bigint))
+ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC
+LIMIT $6;
+
+-- name: chat_rows
+-- The same rows for given chat ids (one chat, search hits), restricted to accounts $2.
+SELECT c.id, c.account_id, a.name AS account_name, c.avito_chat_id, c.chat_type, c.mode, c.operator_id,
+       u.display_name AS operator_name, c.unread_count, c.last_message_at, c.last_message_text,
+       c.last_message_author, coalesce(c.last_message_at, c.created_at) AS activity_at,
+       b.id AS buyer_id, b.name AS buyer_name, b.avatar_url AS buyer_avatar_url, b.profile_url AS buyer_profile_url,
+       i.id AS item_id, i.avito_item_id, i.title AS item_title, i.price_text AS item_price_text, i.url AS item_url,
+       i.image_url AS item_image_url
+FROM chats c
+JOIN accounts a ON a.id = c.account_id
+LEFT JOIN users u ON u.id = c.operator_id
+LEFT JOIN buyers b ON b.id = c.buyer_id
+LEFT JOIN items i ON i.id = c.item_id
+WHERE c.id = ANY($1::bigint[]) AND c.account_id = ANY($2::bigint[]);
+
+-- name: chat_tab_counts
+-- Chats and unread chats per mode, for the tab badges.
+SELECT mode, count(*) AS chats, count(*) FILTER (WHERE unread_count > 0) AS unread
+FROM chats WHERE account_id = ANY($1::bigint[]) GROUP BY mode;
+
+-- name: chat_messages_latest
+-- The newest $2 messages of a chat, newest first.
+SELECT id, chat_id, avito_message_id, direction, author_kind, type, text, content, created_at, author_user_id
+FROM messages WHERE chat_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+
+-- name: chat_messages_before
+-- $2 messages older than message $3, newest first.
+SELECT m.id, m.chat_id, m.avito_message_id, m.direction, m.author_kind, m.type, m.text, m.content, m.created_at,
+       m.author_user_id
+FROM messages m, (SELECT created_at, id FROM messages WHERE id = $3 AND chat_id = $1) AS edge
+WHERE m.chat_id = $1 AND (m.created_at, m.id) < (edge.created_at, edge.id)
+ORDER BY m.created_at DESC, m.id DESC LIMIT $2;
+
+-- name: chat_messages_after
+-- $2 messages newer than message $3, oldest first; with $4 the message $3 itself too (a search hit's page).
+SELECT m.id, m.chat_id, m.avito_message_id, m.direction, m.author_kind, m.type, m.text, m.content, m.created_at,
+       m.author_user_id
+FROM messages m, (SELECT created_at, id FROM messages WHERE id = $3 AND chat_id = $1) AS edge
+WHERE m.chat_id = $1
+  AND ((m.created_at, m.id) > (edge.created_at, edge.id) OR ($4 AND m.id = edge.id))
+ORDER BY m.created_at, m.id LIMIT $2;
+
+-- name: chat_mark_read
+-- The operator has seen the chat: nothing unread; NULL when it was already read.
+UPDATE chats SET unread_count = 0 WHERE id = $1 AND unread_count > 0 RETURNING account_id;
+
+-- name: chat_assign_operator
+-- A chat already in operator mode taken by another operator: the new one leads it.
+UPDATE chats SET operator_id = $2 WHERE id = $1 AND mode = 'operator' AND operator_id IS DISTINCT FROM $2
+RETURNING account_id;
+
+-- name: chat_account_user
+-- The Avito user id of the account a chat belongs to (the author of what we send there).
+SELECT a.avito_user_id FROM chats c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1;
+
+-- name: chat_last_takeover
+-- The latest switch of a chat to operator mode: the handoff notice is sent once per takeover.
+SELECT max(id) FROM chat_mode_changes WHERE chat_id = $1 AND to_mode = 'operator';
