@@ -76,7 +76,7 @@ export interface TabCounts {
 export interface ChatPage {
   items: ChatRow[];
   next_cursor: string | null;
-  counts: Record<Tab, TabCounts>;
+  counts: Record<Tab, TabCounts> | null; // on the first page only
 }
 
 export interface Message {

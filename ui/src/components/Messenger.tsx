@@ -107,6 +107,16 @@ export function Messenger({ me, onSignedOut }: Props) {
     if (openChat && !document.hidden) markRead(openChat);
   }, [openChat?.id, openChat?.unread_count]); // markRead changes with the list; reading again is not wanted
 
+  // Back to a background tab with the chat open: what arrived meanwhile is read now.
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.hidden || !openChat) return;
+      markRead(list.has(openChat.id) ?? openChat);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [openChat, list, markRead]);
+
   // Events are handled with the latest state, whatever render the socket's callbacks were made in.
   const current = useRef({ selected, prefs, openChat, list, accountsLoaded });
   current.current = { selected, prefs, openChat, list, accountsLoaded };

@@ -83,7 +83,7 @@ export function useChatList(tab: Tab, selectionKey: string, enabled: boolean): C
             ...s,
             items: [...s.items, ...page.items.filter((r) => !known.has(r.id))],
             nextCursor: page.next_cursor,
-            counts: page.counts,
+            counts: page.counts ?? s.counts,
           };
         });
       })
@@ -116,7 +116,7 @@ export function useChatList(tab: Tab, selectionKey: string, enabled: boolean): C
       const mine = generation.current;
       listChats(tab, null, 1)
         .then((page) => {
-          if (mine === generation.current) setState((s) => ({ ...s, counts: page.counts }));
+          if (mine === generation.current) setState((s) => ({ ...s, counts: page.counts ?? s.counts }));
         })
         .catch(() => undefined);
     }, 400);

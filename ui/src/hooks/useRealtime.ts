@@ -46,8 +46,12 @@ export function useRealtime(onRefused: () => void): { state: ConnectionState; su
     // The browser knows about the network before the socket's timers do.
     const offline = () => setState("offline");
     const online = () => {
+      if (socket.connected) {
+        setState("connected");
+        return;
+      }
       setState("reconnecting");
-      if (!socket.connected) socket.connect();
+      socket.connect();
     };
     window.addEventListener("offline", offline);
     window.addEventListener("online", online);
