@@ -2,7 +2,8 @@
 
 The secret in the path picks the account. It is looked up by its SHA-256 (so the lookup's timing says nothing
 about the secret) and then compared in constant time. The body is size-limited, decoded by msgspec, and stored
-with its message in one transaction (:func:`core.store.inbox.ingest`); the answer is 200 as soon as that commits.
+with its message in one transaction (:class:`core.store.inbox.IngestQueue`: deliveries arriving together share
+one commit); the answer is 200 as soon as the transaction holding it commits.
 Waking the chat's session and publishing events happen after the response, in a background task.
 
 Answers: 200 stored (or a duplicate, or a payload type we keep but do not process); 400 not JSON, or a message
@@ -30,7 +31,7 @@ from litestar.params import FromPath
 from core.avito.payloads import WebhookEvent, message_text
 from core.db import queries
 from core.events import ChatCreated, ChatUpdated, Event, MessageNew, MessageView, ModeChanged, Publisher
-from core.store.inbox import Ingested, ingest, store_other
+from core.store.inbox import Ingested, IngestQueue, ingest, store_other
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,14 @@ async def _after_commit(dispatcher: Any, publisher: Publisher | None, stored: In
         await publisher.publish(*events)
 
 
+def _ingest_queue(state: Any, pool: asyncpg.Pool) -> IngestQueue:
+    """The app's group-commit queue, made on first use (it needs the running loop and the lifespan's pool)."""
+    queue: IngestQueue | None = state.get("ingest_queue")
+    if queue is None or queue.pool is not pool:
+        queue = state.ingest_queue = IngestQueue(pool)
+    return queue
+
+
 @post(
     "/webhooks/avito/{secret:str}",
     tags=["webhooks"],
@@ -149,9 +158,10 @@ async def avito_webhook(request: Request[Any, Any, Any], secret: FromPath[str]) 
     except msgspec.ValidationError as exc:
         await store_other(pool, target.account_id, "invalid:message", payload)
         return _error(400, f"Not a valid message delivery: {exc}")
-    stored = await ingest(pool, target.account_id, target.avito_user_id, event, payload)
-    if stored is None:
+    if event.payload.value is None:  # a message delivery without its message: kept for audit, nothing to do
+        await ingest(pool, target.account_id, target.avito_user_id, event, payload)
         return Response({"ok": True, "stored": "ignored"})
+    stored = await _ingest_queue(state, pool).ingest(target.account_id, target.avito_user_id, event, body)
     if stored.duplicate:
         return Response({"ok": True, "stored": "duplicate"})
     return Response(

@@ -29,3 +29,16 @@ UPDATE inbox SET processed_at = now(), attempts = attempts + 1 WHERE id = $1 AND
 -- name: inbox_mark_failed
 -- A failed attempt: counted, with its error; the row stays unprocessed for the next dispatch.
 UPDATE inbox SET attempts = attempts + 1, last_error = left($2, 2000) WHERE id = $1;
+
+-- name: ingest_messages
+-- Several message deliveries in one statement — one transaction, one commit (group commit) — each through
+-- `ingest_message` in the order given; one result row per delivery, in that order. Payloads and contents are JSON
+-- text (a webhook's body is stored as received, without decoding and re-encoding it).
+SELECT r.chat_id, r.chat_created, r.message_id, r.inbox_id, r.author_kind, r.dispatch, r.mode, r.mode_changed
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+            $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::bigint[])
+     WITH ORDINALITY AS d(account, own_user, delivery, payload, chat, chat_type, message, author, type, text, content,
+                          created, item, n)
+CROSS JOIN LATERAL ingest_message(d.account, d.own_user, d.delivery, d.payload::jsonb, d.chat, d.chat_type,
+                                  d.message, d.author, d.type, d.text, d.content::jsonb, d.created, d.item) AS r
+ORDER BY d.n;
