@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := python3 -m uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help setup system-test-deps demo test lint format lock bench clean
+.PHONY: help setup ui system-test-deps demo test lint format lock bench clean
 
 help:
 	@echo "make demo   — set up and run avibot on embedded PostgreSQL and Valkey with a local Ray"
@@ -26,20 +26,39 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
+# The browser app (React + TypeScript + Vite), built into ui/dist, which the web app serves. Rebuilt only when a
+# source changed; `npm ci` installs exactly what package-lock.json records.
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/package.json ui/package-lock.json \
+	ui/vite.config.ts ui/tsconfig.json
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is needed to build ui/ (apt-get install nodejs npm, or nodesource)"; exit 1; }
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && npm run build --silent
+
+ui: ui/dist/index.html
+
+demo: setup ui
 	$(VENV)/bin/avibot up
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Debian packages the tests drive as real servers: MariaDB stands in for a shop's ocStore database.
+# Debian packages the tests drive for real: MariaDB stands in for a shop's ocStore database, and the browser
+# tests run Debian's chromium (Playwright never downloads a browser here).
 system-test-deps:
-	@{ test -x /usr/sbin/mariadbd || command -v mariadbd; } >/dev/null 2>&1 || { \
-		echo "Installing Debian packages for the tests (mariadb-server)…"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
+	@missing=""; \
+	{ test -x /usr/sbin/mariadbd || command -v mariadbd; } >/dev/null 2>&1 || missing="$$missing mariadb-server"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages for the tests:$$missing…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
-test: lint system-test-deps
+test: lint system-test-deps ui
 	$(PY) -m pytest
 
 format: setup
