@@ -16,7 +16,9 @@ from core import db
 from core.avito.connect import Connected, connect_account
 from core.avito.sandbox import Sandbox, SandboxConfig
 from core.settings import Settings
-from core.store.accounts import has_external_account, pause_builtin_sandbox_accounts
+from core.store.accounts import has_external_account, pause_builtin_sandbox_accounts, update_settings
+
+DEMO_HANDOFF_NOTICE = "Вам ответит менеджер, подождите немного."
 
 
 def start_demo_sandbox(settings: Settings, database_url: str) -> tuple[Sandbox, list[Connected]] | None:
@@ -71,6 +73,10 @@ async def connect_sandbox(
 async def _connect_all(settings: Settings, database_url: str, sandbox: Sandbox) -> list[Connected]:
     pool = await db.create_pool(database_url, min_size=1, max_size=2)
     try:
-        return await connect_sandbox(pool, settings, sandbox, builtin=True)
+        connected = await connect_sandbox(pool, settings, sandbox, builtin=True)
+        for shop in connected:  # the demo shows the messenger's takeover notice; real accounts opt in
+            if "handoff_notice" not in shop.account.settings:
+                await update_settings(pool, shop.account.id, {"handoff_notice": DEMO_HANDOFF_NOTICE})
+        return connected
     finally:
         await pool.close()

@@ -136,6 +136,35 @@ def remove(account_id: int) -> None:
     with_database(run)
 
 
+@account.command("set")
+@click.argument("account_id", type=int)
+@click.option(
+    "--handoff-notice",
+    default=None,
+    help="What the buyer is told when an operator takes the chat, e.g. «Вам ответит менеджер»; '' for nothing.",
+)
+def set_(account_id: int, handoff_notice: str | None) -> None:
+    """Change how an account behaves."""
+    if handoff_notice is None:
+        fail("nothing to change; see avibot account set --help")
+    if len(handoff_notice) > 1000:
+        fail("the handoff notice is longer than Avito's 1000 characters; shorten it.")
+
+    async def run(services: Services, settings: Settings) -> None:
+        from core import db
+        from core.store.accounts import update_settings
+
+        pool = await db.create_pool(services.database_url, min_size=1, max_size=1)  # with the JSON codecs
+        try:
+            info = await update_settings(pool, account_id, {"handoff_notice": handoff_notice.strip()})
+        finally:
+            await pool.close()
+        notice = info.settings.get("handoff_notice") or ""
+        click.echo(f"«{info.name}»: " + (f"handoff notice «{notice}»" if notice else "no handoff notice"))
+
+    with_database(run)
+
+
 @account.command("sync")
 @click.argument("account_id", type=int)
 @click.option("--restart", is_flag=True, help="Start over instead of continuing an interrupted sync.")

@@ -169,3 +169,9 @@ async def pause_builtin_sandbox_accounts(conn: Conn) -> None:
         queries.account_pause_builtin,
         "Демо-песочница не запущена: подключён настоящий аккаунт Авито.",
     )
+
+
+async def update_settings(conn: Conn, account_id: int, changes: dict[str, Any]) -> AccountInfo:
+    """Merges keys into the account's behaviour settings (e.g. ``handoff_notice``) and returns the account."""
+    await conn.execute(queries.account_set_settings, account_id, changes)
+    return await get_account(conn, account_id)

@@ -44,6 +44,16 @@ def test_add_list_remove(tmp_path: Path, sandbox: Sandbox) -> None:
     )
     assert wrong.returncode == 1 and "Avito refused" in wrong.stderr and "Traceback" not in wrong.stderr
 
+    notice = run(["account", "set", "1", "--handoff-notice", "Вам ответит менеджер"], env)
+    assert notice.returncode == 0 and "«Вам ответит менеджер»" in notice.stdout, notice.stderr
+    operator = run(["user", "add", "anna", "--role", "operator"], env, stdin="anna-password-1\n")
+    assert operator.returncode == 0, operator.stderr
+    granted = run(["user", "grant", "anna", "1"], env)
+    assert granted.returncode == 0 and "now sees accounts: 1" in granted.stdout, granted.stderr
+    revoked = run(["user", "grant", "anna", "1", "--revoke"], env)
+    assert "now sees accounts: none" in revoked.stdout
+    assert run(["user", "grant", "nobody", "1"], env).returncode == 1
+
     removed = run(["account", "remove", "1"], env)
     assert removed.returncode == 0 and "Removed" in removed.stdout
     assert run(["account", "list", "--json"], env).stdout.strip() == "[]"
