@@ -2,13 +2,16 @@
 alongside (a thread of its own) and connects the sandbox's shops, so `make demo` shows a living inbox with
 simulated buyers and nothing to set up. Once another account is connected the demo shops are paused.
 
-Each start is a fresh sandbox (its chats live in memory); the shops are the same every time (deterministic
-accounts), so reconnecting them updates the stored accounts instead of adding new ones.
+The sandbox's world (shops, buyers, chats and messages) is kept in DATA_DIR/demo-sandbox.json across restarts,
+as Avito keeps it, so the chats in the database still exist on the sandbox and replies there reach the buyer. The
+shops are the same every time, so reconnecting them updates the stored accounts instead of adding new ones. Shops
+whose world is new to the database (just connected, or the world file was lost) get their history synced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
 
@@ -18,7 +21,10 @@ from core.avito.sandbox import Sandbox, SandboxConfig
 from core.settings import Settings
 from core.store.accounts import has_external_account, pause_builtin_sandbox_accounts, update_settings
 
+log = logging.getLogger(__name__)
+
 DEMO_HANDOFF_NOTICE = "Вам ответит менеджер, подождите немного."
+STATE_FILE = "demo-sandbox.json"  # in DATA_DIR
 
 
 def start_demo_sandbox(settings: Settings, database_url: str) -> tuple[Sandbox, list[Connected]] | None:
@@ -36,7 +42,8 @@ def start_demo_sandbox(settings: Settings, database_url: str) -> tuple[Sandbox, 
 
     if asyncio.run(other_account_connected()):
         return None
-    sandbox = Sandbox(SandboxConfig(), port=settings.sandbox_port).start()
+    state_file = settings.data_dir / STATE_FILE
+    sandbox = Sandbox(SandboxConfig(), port=settings.sandbox_port, state_file=state_file).start()
     try:
         connected = asyncio.run(_connect_all(settings, database_url, sandbox))
     except BaseException:
@@ -80,3 +87,24 @@ async def _connect_all(settings: Settings, database_url: str, sandbox: Sandbox) 
         return connected
     finally:
         await pool.close()
+
+
+async def start_demo_activity(
+    settings: Settings, database_url: str, sandbox: Sandbox, connected: list[Connected]
+) -> None:
+    """Once the app serves: stores the history of the shops whose sandbox world the database has not seen (the
+    shop was just connected, or the world was started afresh), then lets simulated buyers write. Buyers wait for
+    the sync, so a message of theirs is not stored as history before its webhook comes (it would go unanswered)."""
+    from actors.account import AccountSession
+
+    fresh_world = not sandbox.state.restored
+    for shop in (shop for shop in connected if shop.created or fresh_world):
+        session = AccountSession(settings, database_url, shop.account.id)
+        try:
+            result = await session.sync_history()
+            log.info("demo shop «%s»: %d chats of history stored", shop.account.name, result.chats)
+        except Exception as exc:  # the demo goes on without the past; `avibot account sync` retries it
+            log.warning("The history of the demo shop «%s» was not synced: %s", shop.account.name, exc)
+        finally:
+            await session.aclose()
+    sandbox.start_simulator(settings.demo_buyers_per_minute)

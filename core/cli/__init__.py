@@ -138,6 +138,7 @@ async def _serve(settings: Settings, services: Services, admin_password: str | N
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
+    background: set[asyncio.Task[None]] = set()
     # uvicorn exposes no "started" event; polling its flag for the banner costs nothing.
     while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -150,9 +151,12 @@ async def _serve(settings: Settings, services: Services, admin_password: str | N
                 fg="yellow",
             )
         if demo is not None:
+            from core.avito.demo import start_demo_activity
+
             sandbox, connected = demo
-            # Buyers start writing only now that webhooks have somewhere to go.
-            sandbox.start_simulator(settings.demo_buyers_per_minute)
+            # In the background, so /healthz does not wait: the shops' history, then buyers (webhooks have
+            # somewhere to go now). Referenced until the server stops; asyncio.run cancels it then.
+            background.add(asyncio.create_task(start_demo_activity(settings, services.database_url, *demo)))
             shops = ", ".join(f"«{c.account.name}»" for c in connected)
             click.echo(
                 f"No Avito account is connected, so the Avito sandbox runs at {sandbox.url} with the shops {shops}; "

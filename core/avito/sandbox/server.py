@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -59,8 +60,16 @@ def run_sandbox(
 class Sandbox:
     """The sandbox in a daemon thread of this process, on a loopback port bound before the thread starts."""
 
-    def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.state = SandboxState(config)
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: Path | None = None,
+    ) -> None:
+        """``state_file``: keep the world there across restarts (see ``persistence``); in memory only without."""
+        self.state = SandboxState(config, state_file=state_file)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))

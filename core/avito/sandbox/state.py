@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -23,6 +24,7 @@ from core.avito.sandbox.content import FIRST_NAMES, LAST_INITIALS, SELLER_REPLIE
 from core.avito.sandbox.errors import ApiError
 from core.avito.sandbox.images import MAX_UPLOAD, image_kind
 from core.avito.sandbox.models import Delivery, RecordedCall, SbChat, SbItem, SbMessage, SbUser
+from core.avito.sandbox.persistence import WorldFile
 from core.avito.sandbox.simulator import BuyerSimulator
 from core.avito.sandbox.views import AvitoViews
 from core.avito.sandbox.webhooks import WebhookSender
@@ -30,18 +32,29 @@ from core.avito.sandbox.webhooks import WebhookSender
 SCOPE = "messenger:read,messenger:write,user:read,items:info"
 
 
-class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
+class SandboxState(AvitoViews, WebhookSender, BuyerSimulator, WorldFile):
     """Everything the sandbox knows, and every operation on it. Thread-safe (one lock; no I/O under it).
 
-    Avito's views of the data, webhook deliveries and the buyer simulator are mixins from ``views``, ``webhooks``
-    and ``simulator``; the data and everything that changes it are here."""
+    Avito's views of the data, webhook deliveries, the buyer simulator and keeping the world in a file are mixins
+    from ``views``, ``webhooks``, ``simulator`` and ``persistence``; the data and everything that changes it are
+    here. Everything that changes the world bumps ``revision``, so the world file is written only when changed.
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    With a ``state_file`` the world (accounts, items, buyers, chats, uploads…) is restored from it when it is there
+    and valid, else seeded afresh, and written back while the server runs and when it stops."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, state_file: Path | None = None) -> None:
         self.config = config or SandboxConfig()
+        self.state_file = state_file
+        world = self._load_world() if state_file is not None else None
+        if world is not None:  # the world's shops, whatever the caller's config says
+            self.config = msgspec.structs.replace(self.config, accounts=world.accounts)
         self.public_url = "http://127.0.0.1"  # set when the server knows its port
         self._lock = threading.RLock()
         self._rng = random.Random(self.config.seed)
-        self._ids = itertools.count(1)
+        self._next_id = 1  # buyers' ids and uploads' ids are drawn from it
+        self.revision = 0
+        self._saved_revision = -1  # a world never written is written on start
+        self._save_lock = threading.Lock()
         self.accounts: dict[int, SandboxAccount] = {a.user_id: a for a in self.config.accounts}
         self._tokens: dict[str, tuple[int, float]] = {}  # access token → (account, expires at by time.time())
         self._refresh_tokens: dict[str, int] = {}
@@ -62,7 +75,13 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
         self._http: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._simulator: asyncio.Task[None] | None = None
-        self._seed_shop()
+        self._autosaver: asyncio.Task[None] | None = None
+        self.restored = world is not None
+        if world is None:
+            self._seed_shop()
+        else:
+            self._apply_world(world)
+            self._saved_revision = self.revision
 
     # ---- seeding ----------------------------------------------------------------------------------------
 
@@ -95,11 +114,16 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
                     system = {"text": "Покупатель оформил заказ с Авито Доставкой", "flow_id": "order_created"}
                     self._append(chat, 0, "system", system, at=started + 3600, notify=False)
 
+    def _new_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id - 1
+
     def _new_buyer(self) -> SbUser:
         name = self._rng.choice(FIRST_NAMES)
         if self._rng.random() < 0.5:
             name = f"{name} {self._rng.choice(LAST_INITIALS)}."
-        user = SbUser(500_000_000 + next(self._ids), name)
+        user = SbUser(500_000_000 + self._new_id(), name)
         self.users[user.id] = user
         return user
 
@@ -108,6 +132,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
         now = at or int(time.time())
         chat = SbChat(f"{prefix}-{secrets.token_urlsafe(16)}", account_id, self._new_buyer(), item_id, now, now)
         self.chats[chat.id] = chat
+        self.revision += 1
         return chat
 
     # ---- tokens, auth, rate limits, faults --------------------------------------------------------------
@@ -256,6 +281,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
         message = SbMessage(uuid.uuid4().hex, author_id, at or int(time.time()), type_, content)
         chat.messages.append(message)
         chat.updated = max(chat.updated, message.created)
+        self.revision += 1
         if notify:
             self._notify(chat, message)
         return message
@@ -296,9 +322,10 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
         kind = image_kind(data)
         if kind is None:
             raise ApiError(400, "Validation error", fields={"uploadfile[]": "not a JPEG, HEIC, GIF, BMP or PNG"})
-        image_id = f"{next(self._ids)}.{secrets.token_hex(8)}"
         with self._lock:
+            image_id = f"{self._new_id()}.{secrets.token_hex(8)}"
             self.uploads[image_id] = (account_id, kind, data)
+            self.revision += 1
             return {image_id: self._upload_sizes(image_id)}
 
     def _upload_sizes(self, image_id: str) -> dict[str, str]:
@@ -313,6 +340,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
             for message in chat.messages:
                 if message.author_id != account_id and message.read is None:
                     message.read = now
+                    self.revision += 1
 
     def delete_message(self, account_id: int, chat_id: str, message_id: str) -> None:
         with self._lock:
@@ -326,6 +354,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
                 raise ApiError(400, "A message can be deleted within an hour of sending")
             # It stays in history, as on Avito.
             message.type, message.content = "deleted", {}
+            self.revision += 1
 
     def blacklist(self, account_id: int, body: Any) -> None:
         users = body.get("users") if isinstance(body, dict) else None
@@ -339,6 +368,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
                 if reason not in (1, 2, 3, 4):
                     raise ApiError(400, "Validation error", fields={"users.context.reason_id": "1..4"})
                 self.blacklisted[account_id].add(entry["user_id"])
+                self.revision += 1
 
     def voice_urls(self, voice_ids: list[str]) -> dict[str, str]:
         with self._lock:
@@ -395,16 +425,23 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator):
     async def startup(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._http = httpx.AsyncClient()
+        if self.state_file is not None:
+            if self.restored:
+                self._rebase_upload_urls()
+            self.save()  # a fresh world is on disk before anyone (a history sync) sees it
+            self._autosaver = self._loop.create_task(self._autosave())
         if self.config.simulator_rate > 0:
             self._simulator = self._loop.create_task(self._simulate())
 
     async def shutdown(self) -> None:
-        tasks = [*self._tasks, *([self._simulator] if self._simulator else [])]
+        tasks = [*self._tasks, *(task for task in (self._simulator, self._autosaver) if task)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._simulator = None
+        self._simulator = self._autosaver = None
         self._loop = None
+        if self.state_file is not None:
+            self.save()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
