@@ -39,6 +39,16 @@ function fallbackDetail(status: number): string {
   return FALLBACK[status] ?? "Ошибка на сервере. Повторите через минуту; если не помогает — сообщите администратору.";
 }
 
+/** The server's Russian message: `detail` per the contract (`error` is what the app's handlers send too). */
+function messageOf(payload: unknown): string | null {
+  if (!payload || typeof payload !== "object") return null;
+  for (const key of ["detail", "error"]) {
+    const value = (payload as Record<string, unknown>)[key];
+    if (typeof value === "string" && value) return value;
+  }
+  return null;
+}
+
 let csrfToken = "";
 let unauthorizedHandler: (() => void) | null = null;
 
@@ -97,10 +107,7 @@ async function request<T>(method: string, path: string, options: RequestOptions 
   if (response.status === 204) return undefined as T;
   const payload: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    const detail =
-      payload && typeof payload === "object" && "detail" in payload && typeof payload.detail === "string"
-        ? payload.detail
-        : fallbackDetail(response.status);
+    const detail = messageOf(payload) ?? fallbackDetail(response.status);
     if (response.status === 401 && !path.startsWith("/auth/login")) unauthorizedHandler?.();
     throw new ApiError(response.status, detail);
   }
