@@ -62,7 +62,7 @@ export function Dialog({ chat, focusMessageId, user, switching, subscribe, onBac
         onReload={reload}
       />
       {chat.mode === "bot" && (
-        <p className="composer-hint">Диалог ведёт бот. Чтобы ответить самому и бот не вмешивался, нажмите «Передать оператору».</p>
+        <p className="composer-hint">Диалог ведёт бот. Чтобы вести его самому, нажмите «Передать оператору».</p>
       )}
       <Composer accountId={chat.account_id} variables={variables} onSend={dialog.send} onSendImage={dialog.sendFile} />
     </section>

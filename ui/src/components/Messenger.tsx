@@ -103,9 +103,12 @@ export function Messenger({ me, onSignedOut }: Props) {
     [list],
   );
 
+  // The open chat in view is read: when it opens, and when its row (loaded or refreshed later) says otherwise.
+  const rowUnread = openChat ? (list.has(openChat.id)?.unread_count ?? 0) : 0;
+  const openUnread = openChat ? Math.max(openChat.unread_count, rowUnread) : 0;
   useEffect(() => {
-    if (openChat && !document.hidden) markRead(openChat);
-  }, [openChat?.id, openChat?.unread_count]); // markRead changes with the list; reading again is not wanted
+    if (openChat && openUnread > 0 && !document.hidden) markRead({ ...openChat, unread_count: openUnread });
+  }, [openChat?.id, openUnread]); // markRead changes with the list; reading again is not wanted
 
   // Back to a background tab with the chat open: what arrived meanwhile is read now.
   useEffect(() => {
