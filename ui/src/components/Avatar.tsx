@@ -15,7 +15,7 @@ export function Avatar({ name, url, size = 48 }: { name: string; url: string | n
   const src = safeUrl(url);
   const style = { width: size, height: size, fontSize: Math.round(size * 0.36) };
   if (src && !broken) {
-    return <img className="avatar" src={src} alt="" style={style} loading="lazy" onError={() => setBroken(true)} />;
+    return <img className="avatar" src={src} alt="" style={style} loading="lazy" decoding="async" onError={() => setBroken(true)} />;
   }
   return (
     <span className="avatar avatar-initials" style={{ ...style, background: colorOf(name) }} aria-hidden="true">

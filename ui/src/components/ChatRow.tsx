@@ -65,7 +65,7 @@ export const ChatRow = memo(function ChatRow({ chat, selected, onOpen }: Props) 
       </span>
       {chat.item &&
         (thumb ? (
-          <img className="chat-row-thumb" src={thumb} alt="" loading="lazy" title={chat.item.title} />
+          <img className="chat-row-thumb" src={thumb} alt="" loading="lazy" decoding="async" title={chat.item.title} />
         ) : (
           <span className="chat-row-thumb placeholder" title={chat.item.title} aria-hidden="true" />
         ))}
