@@ -110,6 +110,12 @@ class Chats:
         wait_for(lambda: len(self.ours(avito_chat_id, shop)) > after, timeout=30, what="the bot's reply")
         return time.monotonic() - started
 
+    def send_as_buyer(self, avito_chat_id: str, kind: str, content: dict, shop: int = 0) -> None:
+        """A message of any type (image, voice, location…) from the buyer."""
+        user_id = self.avibot.shops[shop]["user_id"]
+        body = {"user_id": user_id, "chat_id": avito_chat_id, "type": kind, "content": content}
+        httpx.post(f"{self.avibot.sandbox.url}/sandbox/inject", json=body, timeout=10).raise_for_status()
+
     def set_mode(self, chat_id: int, mode: str) -> None:
         self.api.post(f"/api/v1/chats/{chat_id}/mode", json={"mode": mode}).raise_for_status()
 
@@ -250,6 +256,40 @@ def test_operator_takes_the_chat_bot_stays_silent_then_takes_it_back(page: Page,
     avibot.sandbox.inject(avibot.shops[0]["user_id"], unique("Можно оплатить картой?"), chat_id=avito_chat)
     chats.wait_bot_reply(avito_chat, after=ours)
     expect(bot_bubbles).to_have_count(shown + len(chats.ours(avito_chat)) - ours)  # the reply appears live, marked
+
+
+def test_every_kind_of_message_is_shown(page: Page, avibot: Avibot, chats: Chats) -> None:
+    avito_chat, row = chats.new(unique("Здравствуйте"), mode="operator")
+    photo = f"{avibot.sandbox.url}/sandbox/images/items/{row['item']['avito_item_id']}"
+    sizes = {"140x105": f"{photo}/140.png", "640x480": f"{photo}/640.png", "1280x960": f"{photo}/1280.png"}
+    for kind, content in [
+        ("image", {"image": {"sizes": sizes}}),
+        ("voice", {}),
+        ("location", {"lat": 55.79, "lon": 49.12, "kind": "street", "text": "Казань, ул. Баумана, 1", "title": "Тут"}),
+        ("link", {"text": "Смотрите обзор", "url": "https://example.org/review",
+                  "preview": {"title": "Обзор велосипеда", "description": "Три минуты"}}),
+        ("file", {"name": "договор.pdf"}),
+    ]:  # fmt: skip
+        chats.send_as_buyer(avito_chat, kind, content)
+
+    log_in(page, avibot)
+    page.goto(f"/chats/{row['id']}")
+    log = page.get_by_role("log")
+    expect(log.get_by_role("button", name="Открыть фото")).to_be_visible()
+    expect(log.get_by_role("link", name="Открыть на карте")).to_have_attribute("href", re.compile("55.79"))
+    expect(log.get_by_text("Обзор велосипеда")).to_be_visible()
+    expect(log.get_by_text("Сообщение этого типа можно посмотреть в приложении Авито")).to_be_visible()
+
+    log.get_by_role("button", name="Открыть фото").click()
+    viewer = page.get_by_role("dialog", name="Просмотр фото")
+    expect(viewer.get_by_role("img")).to_have_attribute("src", sizes["1280x960"])
+    page.keyboard.press("Escape")
+    expect(viewer).to_have_count(0)
+
+    with page.expect_response(re.compile(r"/api/v1/chats/\d+/voice/")) as voice:
+        log.get_by_role("button", name="Прослушать голосовое сообщение").click()
+    assert voice.value.ok
+    wait_for(lambda: page.evaluate("window.__e2e.sounds.some(s => s.src.includes('/voice/'))"), what="the voice played")
 
 
 def test_accounts_filter_hides_unticked_accounts_and_is_remembered(
