@@ -17,7 +17,9 @@ steer it through ``Sandbox.state`` or the same operations over HTTP under ``/san
     GET   /sandbox/images/…, /sandbox/voice/…   generated item photos, avatars, uploads, voice files
 
 State lives in memory behind one lock: HTTP handlers run on the server's event loop, tests call the same methods
-from their own thread. Webhook deliveries are tasks on the server's loop and never hold up an API answer.
+from their own thread. Webhook deliveries are tasks on the server's loop and never hold up an API answer. Given a
+``state_file`` (the demo's DATA_DIR/demo-sandbox.json), the world is restored from it and saved back to it
+(``persistence``); without one it is seeded afresh and forgotten on stop.
 """
 
 from core.avito.sandbox.app import create_sandbox_app
