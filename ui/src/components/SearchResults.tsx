@@ -122,7 +122,7 @@ function SearchHitRow({ hit, onOpen }: { hit: SearchHit; onOpen: Props["onOpen"]
           <span className="chat-row-name">{name}</span>
           <span className="search-hit-sub">
             <span className={`status-pill ${hit.chat.mode}`}>{hit.chat.mode === "bot" ? "бот" : "оператор"}</span>
-            {hit.chat.item?.title ?? hit.chat.account_name}
+            <span className="search-hit-item">{hit.chat.item?.title ?? hit.chat.account_name}</span>
           </span>
         </span>
       </button>
