@@ -73,8 +73,13 @@ export function useDialog(
       listMessages(chatId, anchor)
         .then((page) => {
           if (mine !== generation.current) return;
+          // Messages that arrived by event while the page was on its way stay, unless the page is an older stretch.
+          const newest = page.items.length ? page.items[page.items.length - 1].id : 0;
           setState((s) => ({
-            messages: merge(s.messages.filter((m) => m.local), page.items),
+            messages: merge(
+              s.messages.filter((m) => m.local || (!page.has_newer && m.id > newest)),
+              page.items,
+            ),
             hasOlder: page.has_older,
             hasNewer: page.has_newer,
             loading: false,
@@ -131,7 +136,7 @@ export function useDialog(
     (message: Message) =>
       setState((s) => {
         // Viewing an older stretch of history: the newest messages come with the next page instead.
-        if (s.hasNewer || s.loading) return s;
+        if (s.hasNewer) return s;
         let messages = s.messages;
         if (message.direction === "out" && message.author_user_id === myUserId) {
           // Our own send, echoed before its request answered: it replaces the pending copy.
