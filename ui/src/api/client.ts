@@ -155,8 +155,6 @@ export const search = (q: string, mode: Mode | null, cursor: string | null, sign
   request<SearchPage>("GET", "/search", { query: { q, mode, cursor, limit: 20 }, signal });
 export const listQuickReplies = (accountId: number) =>
   request<QuickReply[]>("GET", "/quick-replies", { query: { account_id: accountId } });
-export const createQuickReply = (title: string, text: string, accountId: number | null) =>
-  request<QuickReply>("POST", "/quick-replies", { json: { title, text, account_id: accountId } });
 
 /** A random id per send, so a retried request is not sent twice. */
 export function newRequestId(): string {

@@ -30,12 +30,19 @@ export function useRealtime(onRefused: () => void): { state: ConnectionState; su
 
   useEffect(() => {
     const emit = (event: RealtimeEvent) => listeners.current.forEach((listener) => listener(event));
+    let retry: number | undefined;
     const socket: RealtimeSocket = connectRealtime({
       onState: setState,
       onSynced: (reconnected) => {
         if (reconnected) emit({ kind: "resynced" });
       },
-      onRefused: () => refused.current(),
+      onRefused: () => {
+        // Usually the session ended (the app then shows the login screen and this hook goes away); if the
+        // session is fine after all, try again in a while rather than stay without live updates.
+        setState("reconnecting");
+        refused.current();
+        retry = window.setTimeout(() => socket.connect(), 5000);
+      },
     });
     socket.on("message.new", (data) => emit({ kind: "message", data }));
     socket.on("chat.created", (data) => emit({ kind: "created", data }));
@@ -58,6 +65,7 @@ export function useRealtime(onRefused: () => void): { state: ConnectionState; su
     return () => {
       window.removeEventListener("offline", offline);
       window.removeEventListener("online", online);
+      window.clearTimeout(retry);
       socket.disconnect();
     };
   }, []);
