@@ -159,7 +159,6 @@ def test_buyer_message_arrives_live_with_sound_and_notification(
     log_in(page, avibot)
     page.get_by_role("tab", name=re.compile("^Мои")).click()
     expect(page.locator(f'[data-chat-id="{row["id"]}"]')).to_be_visible()
-    page.screenshot(path=screenshots / "desktop-list.png")
 
     # The tab is in the background: a new buyer message rings and raises a notification.
     page.evaluate("window.__e2e.hide(true)")
@@ -293,7 +292,7 @@ def test_every_kind_of_message_is_shown(page: Page, avibot: Avibot, chats: Chats
 
 
 def test_accounts_filter_hides_unticked_accounts_and_is_remembered(
-    page: Page, avibot: Avibot, chats: Chats, api: httpx.Client
+    page: Page, avibot: Avibot, chats: Chats, api: httpx.Client, screenshots: Path
 ) -> None:
     chats.new(unique("Есть самовывоз?"), shop=1)
     accounts = api.get("/api/v1/accounts").json()
@@ -315,6 +314,8 @@ def test_accounts_filter_hides_unticked_accounts_and_is_remembered(
     page.get_by_role("button", name=f"Аккаунты ({len(accounts) - 1})").click()
     page.get_by_label("Все аккаунты").check()
     expect(rows.filter(has_text=second["name"]).first).to_be_visible()
+    page.keyboard.press("Escape")
+    page.screenshot(path=screenshots / "desktop-list.png")
 
 
 def test_search_finds_the_message_and_opens_the_chat_at_it(
