@@ -32,8 +32,11 @@ from core.store.inbox import ingest
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 1000  # Avito's limit for one text message
-DEFAULT_RATE = 20.0  # requests per second per account; Avito's messenger limits are unpublished
-DEFAULT_BURST = 40
+# Requests per second per account. Avito's messenger limits are unpublished (AVITO_API.md): this is our own
+# throttle, and a 429 is honoured with its Retry-After on top of it (core/avito/client.py). 50/s lets one account
+# answer ~35 buyer messages a second (a send each, a chat card per new chat), read marks using what is left.
+DEFAULT_RATE = 50.0
+DEFAULT_BURST = 100
 PAGE = 100  # Avito's largest page of chats or messages
 MAX_OFFSET = 1000  # and the furthest offset it serves (AVITO_API.md §2, §5.6)
 POLL_RECENT = 50  # messages of an unread chat the polling fallback looks at
@@ -65,25 +68,41 @@ def split_reply(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 
 class RateLimiter:
-    """A token bucket: at most ``burst`` calls at once, ``rate`` per second on average. Waiters queue in order."""
+    """A token bucket: at most ``burst`` calls at once, ``rate`` per second on average. Waiters queue in order.
 
-    def __init__(self, rate: float, burst: int) -> None:
+    `acquire_spare` is for calls that may wait (read marks): they take a token only while no `acquire` waits
+    and more than ``reserve`` tokens are left, so they use only capacity that replies do not need."""
+
+    def __init__(self, rate: float, burst: int, *, reserve: float | None = None) -> None:
         self.rate = rate
         self.burst = burst
+        self.reserve = burst / 2 if reserve is None else reserve
         self._tokens = float(burst)
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
     async def acquire(self) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
+                self._refill()
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    async def acquire_spare(self) -> None:
+        while True:
+            if not self._lock.locked():
+                self._refill()
+                if self._tokens >= 1 + self.reserve:
+                    self._tokens -= 1
+                    return
+            await asyncio.sleep(1 / self.rate)
 
 
 class SentText(msgspec.Struct, frozen=True):
@@ -241,8 +260,9 @@ class AccountSession:
         return await client.get_voice_urls(voice_ids)
 
     async def mark_read(self, chat_id: str) -> None:
+        """A read mark waits for spare capacity (`RateLimiter.acquire_spare`): it never delays a reply."""
         client = await self.client()
-        await self.limiter.acquire()
+        await self.limiter.acquire_spare()
         await client.mark_read(chat_id)
 
     async def get_chat(self, chat_id: str) -> dict[str, Any]:

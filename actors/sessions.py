@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 import asyncpg
@@ -49,6 +48,14 @@ class SessionConfig(msgspec.Struct, frozen=True, kw_only=True):
     recheck_window: float = 3600.0
 
 
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    """A turn just run and recorded."""
+
+    recorded: bool  # False: another attempt had recorded this row's turn first; its stored parts are sent
+    handoff: bool
+    outbound: list[Outbound]
+
+
 class Turned(msgspec.Struct, frozen=True, kw_only=True):
     """What happened to one inbox row (returned to tests and counted in stats)."""
 
@@ -60,6 +67,54 @@ class Turned(msgspec.Struct, frozen=True, kw_only=True):
 def _mode_event(change: ModeChange) -> ModeChanged:
     return ModeChanged(account_id=change.account_id, chat_id=change.chat_id, mode=change.to_mode,
                        reason=change.reason, operator_id=change.operator_id)  # fmt: skip
+
+
+class ReadMarks:
+    """Chats the bot has answered, to be marked read on Avito (so the polling fallback's unread list holds only
+    chats that still wait for someone). A chat is marked ``delay`` seconds after the first reply that asked for
+    it, so a conversation's run of replies costs one mark, not one each; one mark per account is in flight at a
+    time (the account actor gives it only spare capacity), so marks never crowd out sends. Best effort: an
+    unread mark costs nothing but a later poll."""
+
+    def __init__(self, accounts: Accounts, delay: float = 10.0) -> None:
+        self.accounts = accounts
+        self.delay = delay
+        self._due: dict[int, dict[str, float]] = {}  # account → chat → when to mark it, earliest first
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def add(self, account_id: int, avito_chat_id: str) -> None:
+        self._due.setdefault(account_id, {}).setdefault(avito_chat_id, time.monotonic() + self.delay)
+        if account_id not in self._tasks:
+            self._tasks[account_id] = asyncio.create_task(self._work(account_id))
+
+    async def _work(self, account_id: int) -> None:
+        try:
+            while due := self._due.get(account_id):
+                chat_id, at = next(iter(due.items()))
+                if (wait := at - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
+                del due[chat_id]  # a reply from now on asks for a new mark
+                await self._mark(account_id, chat_id)
+        finally:
+            del self._tasks[account_id]
+
+    async def flush(self) -> None:
+        """Marks every waiting chat now, without its delay (tests and shutdown)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for account_id, due in self._due.items():
+            while due:
+                chat_id = next(iter(due))
+                del due[chat_id]
+                await self._mark(account_id, chat_id)
+
+    async def _mark(self, account_id: int, chat_id: str) -> None:
+        try:
+            await self.accounts.mark_read(account_id, chat_id)
+        except Exception as exc:
+            log.info("chat %s of account %s: could not mark it read on Avito: %s", chat_id, account_id, exc)
 
 
 class Live:
@@ -82,7 +137,7 @@ class Live:
         self.config = config or SessionConfig()
         self.runtime = Runtime(search=knowledge.search if knowledge is not None else None, llm=llm)
         self._compiled: dict[tuple[str, int | None], CompiledScenario] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self.read_marks = ReadMarks(accounts)
 
     async def publish(self, *events: Event) -> None:
         if self.publisher is not None and events:
@@ -94,12 +149,6 @@ class Live:
         spec = await get_version(self.pool, DEFAULT_ID)
         offline = Runtime(search=self.runtime.search)  # never a model call for a warm-up
         await run_turn(compile_scenario(spec), TurnInput(message="Здравствуйте, доставка есть?"), offline)
-
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Work nobody waits for, kept referenced until done (a bare task may be garbage-collected)."""
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def scenario(self, context: ChatContext) -> CompiledScenario:
         """The live version of the account's scenario, compiled once per (scenario, version). An account whose
@@ -164,24 +213,25 @@ class ChatSession:
 
     async def process(self, row: PendingRow) -> Turned:
         live = self.live
-        context = await store.load_chat(live.pool, self.chat_id)
-        if context is None:  # the chat was deleted with its account
+        read = await store.turn_context(live.pool, self.chat_id, row.inbox_id, row.message_id, live.config.history)
+        if read is None:  # the chat was deleted with its account
             await store.mark_processed(live.pool, row.inbox_id)
             return Turned(inbox_id=row.inbox_id, outcome="skipped")
-        if await store.recorded_turn(live.pool, row.inbox_id) is None:
-            outcome = await self._turn(context, row)
-            if outcome is not None:
+        context, handoff, parts = read.chat, read.recorded_handoff, None
+        if not read.recorded:
+            turn = await self._turn(context, row, read.history)
+            if isinstance(turn, str):
                 await store.mark_processed(live.pool, row.inbox_id)
-                return Turned(inbox_id=row.inbox_id, outcome=outcome)
-        sent = await self._send_pending(context, row)
+                return Turned(inbox_id=row.inbox_id, outcome=turn)
+            handoff = turn.handoff
+            parts = turn.outbound if turn.recorded else None
+        sent = await self._send_pending(context, row, parts)
         await store.mark_processed(live.pool, row.inbox_id)
         if sent:
-            live.in_background(self._mark_read(context))
-        turn = await store.recorded_turn(live.pool, row.inbox_id)
-        return Turned(inbox_id=row.inbox_id, outcome="handed_off" if turn and turn["handoff"] else "answered",
-                      sent=sent)  # fmt: skip
+            live.read_marks.add(context.account_id, context.avito_chat_id)
+        return Turned(inbox_id=row.inbox_id, outcome="handed_off" if handoff else "answered", sent=sent)
 
-    async def _turn(self, context: ChatContext, row: PendingRow) -> str | None:
+    async def _turn(self, context: ChatContext, row: PendingRow, history: list[dict[str, Any]]) -> str | Recorded:
         """Runs and records the turn; returns an outcome when there is nothing to send (the row is done)."""
         live = self.live
         if context.mode != "bot":
@@ -198,61 +248,51 @@ class ChatSession:
         compiled = await live.scenario(context)
         turn = TurnInput(
             message=row.text,
-            history=await store.history(live.pool, self.chat_id, row.message_id, live.config.history),
+            history=history,
             item=context.item,
             buyer=context.buyer,
             clarify_count=int(context.session_state.get("clarify_count") or 0),
         )
         result = await run_turn(compiled, turn, live.runtime)
-        parts = split_reply(result.reply)
-        change = None
-        async with live.pool.acquire() as conn, conn.transaction():
-            # An operator may have taken the chat while the turn ran: then the turn is kept, the reply is not.
-            mode = await store.mode_locked(conn, self.chat_id)
-            if mode != "bot":
-                parts = []
-            await store.record_turn(conn, context, row.inbox_id, row.message_id, compiled.version, result, parts)
-            if result.handoff and mode == "bot":
-                change = await store.set_mode(conn, self.chat_id, "operator", "handoff_node")
-        if change is not None:
-            await live.publish(_mode_event(change))
-        return None
-
-    async def _mark_read(self, context: ChatContext) -> None:
-        """The bot has answered: the chat is read on Avito too, so the polling fallback's unread list holds only
-        chats that still wait for someone. Best effort: an unread mark costs nothing but a later poll."""
-        try:
-            await self.live.accounts.mark_read(context.account_id, context.avito_chat_id)
-        except Exception as exc:
-            log.info("chat %s: could not mark it read on Avito: %s", context.id, exc)
+        # One call: the mode locked (an operator may have taken the chat while the turn ran: then the turn is
+        # kept, the reply is not), the turn, its parts, the session's state and the handoff.
+        recorded = await store.record_bot_turn(
+            live.pool, context, row.inbox_id, row.message_id, compiled.version, result, split_reply(result.reply)
+        )
+        if recorded.mode_change is not None:
+            await live.publish(_mode_event(recorded.mode_change))
+        return Recorded(recorded=recorded.recorded, handoff=result.handoff, outbound=recorded.outbound)
 
     async def _learn_details(self, context: ChatContext) -> ChatContext:
         """Webhooks carry no listing title or buyer name: a new chat asks Avito once. A failure here costs only
         context, never the answer."""
         try:
             chat = await self.live.accounts.get_chat(context.account_id, context.avito_chat_id)
-            if await store.set_details(self.live.pool, context, chat):
-                await self.live.publish(ChatUpdated(account_id=context.account_id, chat_id=context.id))
-                return await store.load_chat(self.live.pool, context.id) or context
+            async with self.live.pool.acquire() as conn:
+                if await store.set_details(conn, context, chat):
+                    learnt = await store.load_chat(conn, context.id)
+                else:
+                    return context
+            await self.live.publish(ChatUpdated(account_id=context.account_id, chat_id=context.id))
+            return learnt or context
         except Exception as exc:
             log.warning("chat %s: could not read its details from Avito: %s", context.id, exc)
         return context
 
-    async def _send_pending(self, context: ChatContext, row: PendingRow) -> int:
+    async def _send_pending(self, context: ChatContext, row: PendingRow, parts: list[Outbound] | None) -> int:
+        """Sends the row's pending parts: ``parts`` as the turn just queued them, or (None) as stored."""
         live = self.live
         sent = 0
-        parts = [o for o in await store.outbound_of(live.pool, row.inbox_id) if o.status == "pending"]
+        if parts is None:
+            parts = [o for o in await store.outbound_of(live.pool, row.inbox_id) if o.status == "pending"]
         recheck = row.attempts > 0  # an earlier attempt may have reached Avito before it died
         for part in parts:
             found = await self._already_on_avito(context, part) if recheck else None
             if found is None:
                 [message] = await live.accounts.send_text(context.account_id, context.avito_chat_id, part.text)
                 found = (message.id, message.created)
-            message_id = await store.store_sent(live.pool, part.id, found[0], context.account_user_id, found[1])
-            await live.publish(
-                MessageNew(account_id=context.account_id, chat_id=context.id,
-                           message=await store.message_view(live.pool, message_id))
-            )  # fmt: skip
+            view = await store.store_sent_view(live.pool, part.id, found[0], context.account_user_id, found[1])
+            await live.publish(MessageNew(account_id=context.account_id, chat_id=context.id, message=view))
             sent += 1
         return sent
 
@@ -299,6 +339,7 @@ class SessionHost:
         """Waits until no session is working (tests and shutdown)."""
         while running := [s._task for s in self.sessions.values() if s.busy and s._task is not None]:
             await asyncio.gather(*running, return_exceptions=True)
+        await self.live.read_marks.flush()
 
     def stats(self) -> dict[str, int]:
         return {

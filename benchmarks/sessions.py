@@ -10,7 +10,7 @@ counted, in this one).
 
 Messages are injected as fast as the stack answers them, at most ``--window`` unanswered at a time. Each
 account's request limit is raised with ``--account-rate`` (its `rate_limit_per_second` setting) only so that
-10,000 chats — a `get_chat` and a send each — take a couple of minutes rather than ~8 at the default 20/s per
+10,000 chats — a `get_chat` and a send each — are driven as fast as the stack answers, not at the default per
 account; memory does not depend on it.
 
 Prints one JSON object: how the chats were driven, the hosts' stats, RSS / PSS / USS per process group before

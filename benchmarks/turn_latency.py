@@ -18,8 +18,8 @@ Then the rate steps up from low (``--steps``, ``--step-seconds`` each) until a s
 or replies still missing 20 s after the step's last message. Every phase waits for all its replies (up to 240 s)
 before the next starts, and a phase's latencies include the late ones. Each turn also brings the app the sandbox's
 echo of the bot's reply (a second webhook) and a mark-read call to Avito after the reply. ``--account-rate`` sets
-each account's own request limit (`rate_limit_per_second`, read by its AccountActor; the product default is 20/s
-with a burst of 40).
+each account's own request limit (`rate_limit_per_second`, read by its AccountActor; the product default is
+`actors.account.DEFAULT_RATE` with a burst of `DEFAULT_BURST`).
 
 Prints one JSON object: per phase the achieved rate, reply latency (all, new chats, follow-ups), webhook ack
 latency, the scenario's own run time (`bot_turns.latency_ms`), routes, missing replies and CPU per process
@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from live_stack import CpuMeter, percentiles, revision  # noqa: E402
 from live_stack.stack import LiveStack, answered_texts  # noqa: E402
+
+from actors.account import DEFAULT_BURST, DEFAULT_RATE  # noqa: E402
 
 GOAL_P50_MS = 30.0
 GOAL_P99_MS = 150.0
@@ -135,7 +137,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "accounts": args.accounts,
         "hosts": args.hosts,
-        "account_rate_limit": args.account_rate or "default (20/s, burst 40)",
+        "account_rate_limit": args.account_rate or f"default ({DEFAULT_RATE:g}/s, burst {DEFAULT_BURST})",
     }
     with tempfile.TemporaryDirectory(prefix="avibot-bench-") as tmp:
         stack = LiveStack(Path(tmp), accounts=args.accounts, hosts=args.hosts, account_rate=args.account_rate)

@@ -18,11 +18,6 @@ WHERE c.id = $1;
 -- name: chat_mode
 SELECT mode FROM chats WHERE id = $1;
 
--- name: chat_history
--- The last $2 messages before message $3 (the one being answered), newest first.
-SELECT author_kind, type, text, created_at FROM messages
-WHERE chat_id = $1 AND id <> $3 AND type <> 'deleted' ORDER BY created_at DESC, id DESC LIMIT $2;
-
 -- name: item_upsert
 -- A listing as a chat's context shows it.
 INSERT INTO items (account_id, avito_item_id, title, price, price_text, url, image_url, status)
@@ -44,9 +39,6 @@ RETURNING id;
 -- The chat's listing and buyer, once Avito told us who and what.
 UPDATE chats SET item_id = coalesce($2, item_id), buyer_id = coalesce($3, buyer_id) WHERE id = $1;
 
--- name: chat_set_session_state
-UPDATE chats SET session_state = $2 WHERE id = $1;
-
 -- name: chat_set_mode
 -- Switches a chat between bot and operator and records why; nothing happens (no row) when the chat is
 -- already in that mode. $4: the operator taking it (operator mode) — kept when handing back to the bot.
@@ -65,6 +57,69 @@ SELECT id, from_mode, account_id, operator_id FROM changed;
 -- name: chat_of_avito
 SELECT id FROM chats WHERE account_id = $1 AND avito_chat_id = $2;
 
--- name: chat_mode_locked
--- The chat's mode, locked until the caller's transaction ends (a turn's reply is queued only in bot mode).
-SELECT mode FROM chats WHERE id = $1 FOR UPDATE;
+-- name: chat_turn_context
+-- Everything a chat session reads before a turn, in one round trip: the chat as `chat_session_load` gives it, the
+-- turn already recorded for inbox row $2 (a re-dispatch after a crash), and the last $3 messages before message
+-- $4 (the one being answered), newest first, as `chat_history` gives them.
+SELECT c.id, c.account_id, c.avito_chat_id, c.chat_type, c.mode, c.operator_id, c.session_state,
+       a.avito_user_id AS account_user_id, coalesce(a.scenario_id, 'default') AS scenario_id,
+       s.published_version AS scenario_version,
+       c.item_id IS NOT NULL OR c.chat_type <> 'u2i' AS has_item,
+       c.buyer_id IS NOT NULL AS has_buyer,
+       i.avito_item_id, i.title AS item_title, i.price AS item_price, i.price_text AS item_price_text,
+       i.url AS item_url, b.name AS buyer_name,
+       t.id AS turn_id, t.handoff AS turn_handoff,
+       h.author_kinds AS history_author_kinds, h.types AS history_types, h.texts AS history_texts,
+       h.created_ats AS history_created_ats
+FROM chats c
+JOIN accounts a ON a.id = c.account_id
+LEFT JOIN scenarios s ON s.id = coalesce(a.scenario_id, 'default')
+LEFT JOIN items i ON i.id = c.item_id
+LEFT JOIN buyers b ON b.id = c.buyer_id
+LEFT JOIN bot_turns t ON t.inbox_id = $2
+CROSS JOIN LATERAL (
+    SELECT array_agg(m.author_kind ORDER BY m.created_at DESC, m.id DESC) AS author_kinds,
+           array_agg(m.type ORDER BY m.created_at DESC, m.id DESC) AS types,
+           array_agg(m.text ORDER BY m.created_at DESC, m.id DESC) AS texts,
+           array_agg(m.created_at ORDER BY m.created_at DESC, m.id DESC) AS created_ats
+    FROM (SELECT id, author_kind, type, text, created_at FROM messages
+          WHERE chat_id = c.id AND id <> $4 AND type <> 'deleted' ORDER BY created_at DESC, id DESC LIMIT $3) m
+) h
+WHERE c.id = $1;
+
+-- name: bot_turn_record
+-- A bot turn's whole write in one statement (one round trip, one transaction): the chat's mode, locked (an operator
+-- may have taken the chat while the turn ran: then the turn is kept, the reply is not); the turn — nothing more if
+-- the inbox row had its turn already (a re-dispatch); its reply parts $21 as pending outbound rows, in bot mode
+-- only; the session's state $22; and for a handoff ($12) from bot mode the switch to operator mode, logged as
+-- `chat_set_mode` logs it. One UPDATE of the chat row carries both the state and the mode.
+WITH chat AS (SELECT id, mode, operator_id FROM chats WHERE id = $2 FOR UPDATE),
+turn AS (
+    INSERT INTO bot_turns (account_id, chat_id, inbox_id, message_id, scenario_id, scenario_version, engine, intent,
+                           intent_confidence, confidence, route, handoff, reply, sources, documents, trace, model,
+                           tokens_in, tokens_out, latency_ms)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+    ON CONFLICT (inbox_id) DO NOTHING RETURNING id
+),
+parts AS (
+    INSERT INTO outbound (account_id, chat_id, kind, text, author_kind, inbox_id, part)
+    SELECT $1, $2, 'text', p.text, 'bot', $3, p.n - 1
+    FROM unnest($21::text[]) WITH ORDINALITY AS p(text, n), chat, turn
+    WHERE chat.mode = 'bot'
+    ON CONFLICT DO NOTHING RETURNING id, part
+),
+handoff AS (SELECT chat.id FROM chat WHERE $12 AND chat.mode = 'bot'),
+changed AS (
+    UPDATE chats c SET session_state = CASE WHEN EXISTS (SELECT 1 FROM turn) THEN $22 ELSE c.session_state END,
+                       mode = CASE WHEN EXISTS (SELECT 1 FROM handoff) THEN 'operator' ELSE c.mode END
+    FROM chat WHERE c.id = chat.id AND (EXISTS (SELECT 1 FROM turn) OR EXISTS (SELECT 1 FROM handoff))
+    RETURNING c.id
+),
+logged AS (
+    INSERT INTO chat_mode_changes (chat_id, from_mode, to_mode, reason, user_id)
+    SELECT id, 'bot', 'operator', 'handoff_node', NULL FROM handoff RETURNING id
+)
+SELECT chat.mode, (SELECT id FROM turn) AS turn_id,
+       coalesce((SELECT array_agg(id ORDER BY part) FROM parts), '{}') AS outbound_ids,
+       (SELECT id FROM logged) AS mode_change, chat.operator_id
+FROM chat;

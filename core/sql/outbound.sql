@@ -28,7 +28,8 @@ WITH msg AS (
                 ELSE jsonb_build_object('text', o.text) END, $4
     FROM outbound o WHERE o.id = $1
     ON CONFLICT (account_id, avito_message_id) DO UPDATE SET author_user_id = messages.author_user_id
-    RETURNING id, chat_id, (xmax = 0) AS inserted
+    RETURNING id, chat_id, (xmax = 0) AS inserted, avito_message_id, direction, author_kind, type, text, content,
+              created_at, author_user_id
 ),
 sent AS (
     UPDATE outbound o SET status = 'sent', avito_message_id = $2, sent_at = now(), attempts = o.attempts + 1,
@@ -42,7 +43,9 @@ chat AS (
       AND (c.last_message_at IS NULL OR c.last_message_at <= $4)
     RETURNING c.id
 )
-SELECT msg.id AS message_id, msg.inserted FROM msg;
+-- After the id (what `store_sent` reads), the message as `message_view` shows it, so a send needs no second read.
+SELECT msg.id AS message_id, msg.inserted, msg.chat_id, msg.avito_message_id, msg.direction, msg.author_kind, msg.type,
+       msg.text, msg.content, msg.created_at, msg.author_user_id FROM msg;
 
 -- name: outbound_mark_failed
 UPDATE outbound SET status = CASE WHEN $3 THEN 'failed' ELSE status END, attempts = attempts + 1,

@@ -80,14 +80,37 @@ async def load_chat(conn: Conn, chat_id: int) -> ChatContext | None:
     return msgspec.convert(values, ChatContext)
 
 
-async def history(conn: Conn, chat_id: int, before_message_id: int, limit: int = 10) -> list[dict[str, Any]]:
-    """The messages before the one being answered, oldest first, as the scenario's ``history``."""
-    rows = await conn.fetch(queries.chat_history, chat_id, limit, before_message_id)
+def _history(kinds: list[str], types: list[str], texts: list[str | None], ats: list[datetime]) -> list[dict[str, Any]]:
+    """Newest-first message columns → the scenario's ``history``, oldest first."""
     return [
-        {"role": _ROLES.get(r["author_kind"], r["author_kind"]), "text": r["text"] or f"[{r['type']}]",
-         "at": r["created_at"].isoformat()}
-        for r in reversed(rows)
-    ]  # fmt: skip
+        {"role": _ROLES.get(kind, kind), "text": text or f"[{type_}]", "at": at.isoformat()}
+        for kind, type_, text, at in reversed(list(zip(kinds, types, texts, ats, strict=True)))
+    ]
+
+
+class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What `turn_context` reads in one round trip before a turn."""
+
+    chat: ChatContext
+    history: list[dict[str, Any]]
+    recorded: bool  # the inbox row already has its turn (a re-dispatch after a crash)
+    recorded_handoff: bool
+
+
+async def turn_context(
+    conn: Conn, chat_id: int, inbox_id: int, message_id: int, history_limit: int = 10
+) -> TurnContext | None:
+    """`load_chat`, `recorded_turn` and `history` in one query; None when the chat is gone."""
+    row = await conn.fetchrow(queries.chat_turn_context, chat_id, inbox_id, history_limit, message_id)
+    if row is None:
+        return None
+    values = dict(row)
+    recorded, handoff = values.pop("turn_id") is not None, bool(values.pop("turn_handoff"))
+    columns = [values.pop(f"history_{name}") or [] for name in ("author_kinds", "types", "texts", "created_ats")]
+    if isinstance(values["item_price"], Decimal):
+        values["item_price"] = float(values["item_price"])
+    return TurnContext(chat=msgspec.convert(values, ChatContext), history=_history(*columns), recorded=recorded,
+                       recorded_handoff=handoff)  # fmt: skip
 
 
 def _price(price_string: str) -> Decimal | None:
@@ -140,36 +163,38 @@ async def set_mode(conn: Conn, chat_id: int, mode: str, reason: str, user_id: in
                       reason=reason, operator_id=row["operator_id"])  # fmt: skip
 
 
-async def recorded_turn(conn: Conn, inbox_id: int) -> dict[str, Any] | None:
-    """The turn already recorded for an inbox row ({id, handoff, reply}), or None."""
-    row = await conn.fetchrow(queries.turn_of_inbox, inbox_id)
-    return None if row is None else dict(row)
-
-
-async def mode_locked(conn: asyncpg.Connection, chat_id: int) -> str | None:
-    return await conn.fetchval(queries.chat_mode_locked, chat_id)
-
-
 async def is_our_message(conn: Conn, account_id: int, avito_message_id: str) -> bool:
     return bool(await conn.fetchval(queries.outbound_known, account_id, avito_message_id))
 
 
-async def record_turn(
-    conn: asyncpg.Connection,
+class RecordedTurn(msgspec.Struct, frozen=True, kw_only=True):
+    mode: str  # the chat's mode when the turn was recorded (the reply is queued only in bot mode)
+    recorded: bool  # False: the row already had its turn, nothing was written
+    outbound: list[Outbound]  # the reply's parts, queued as pending
+    mode_change: ModeChange | None  # the handoff's switch to operator mode
+
+
+async def record_bot_turn(
+    conn: Conn,
     context: ChatContext,
     inbox_id: int,
     message_id: int,
     scenario_version: int,
     result: TurnResult,
     parts: list[str],
-) -> bool:
-    """The turn, its reply parts as pending outbound rows, and the session's state, in the caller's transaction.
-    False when this inbox row already has its turn (a re-dispatch after a crash)."""
+) -> RecordedTurn:
+    """`record_turn`'s writes, the mode check before them and the handoff after them, as one call in one
+    transaction (the ``bot_turn_record`` statement): parts are queued only while the chat is in bot mode."""
     state = result.state
     documents = state.get("documents") or []
     models = [e.get("model") for e in result.trace if e.get("model")]
-    turn_id = await conn.fetchval(
-        queries.turn_insert,
+    session_state = {
+        **context.session_state,
+        "clarify_count": int(state.get("clarify_count") or 0),
+        "last_intent": state.get("intent"),
+    }
+    row = await conn.fetchrow(
+        queries.bot_turn_record,
         context.account_id,
         context.id,
         inbox_id,
@@ -190,20 +215,19 @@ async def record_turn(
         sum(int(e.get("tokens_in") or 0) for e in result.trace),
         sum(int(e.get("tokens_out") or 0) for e in result.trace),
         result.latency_ms,
+        parts,
+        session_state,
     )
-    if turn_id is None:
-        return False
-    for part, text in enumerate(parts):
-        await conn.execute(
-            queries.outbound_insert, context.account_id, context.id, text, "bot", None, inbox_id, part, None
-        )
-    session_state = {
-        **context.session_state,
-        "clarify_count": int(state.get("clarify_count") or 0),
-        "last_intent": state.get("intent"),
-    }
-    await conn.execute(queries.chat_set_session_state, context.id, session_state)
-    return True
+    if row is None:
+        raise LookupError(f"chat {context.id} was deleted while its turn ran")
+    queued_at = datetime.now(UTC)
+    outbound = [Outbound(id=id_, part=n, text=text, status="pending", avito_message_id=None, created_at=queued_at)
+                for n, (id_, text) in enumerate(zip(row["outbound_ids"], parts, strict=False))]  # fmt: skip
+    change = None
+    if row["mode_change"] is not None:
+        change = ModeChange(chat_id=context.id, account_id=context.account_id, from_mode="bot", to_mode="operator",
+                            reason="handoff_node", operator_id=row["operator_id"])  # fmt: skip
+    return RecordedTurn(mode=row["mode"], recorded=row["turn_id"] is not None, outbound=outbound, mode_change=change)
 
 
 async def outbound_of(conn: Conn, inbox_id: int) -> list[Outbound]:
@@ -214,6 +238,18 @@ async def store_sent(conn: Conn, outbound_id: int, avito_message_id: str, author
     """Avito took the message: it is stored (unless its echo was first) and the outbound row marked sent."""
     at = datetime.fromtimestamp(created, UTC) if created > 0 else datetime.now(UTC)
     return await conn.fetchval(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at)
+
+
+async def store_sent_view(
+    conn: Conn, outbound_id: int, avito_message_id: str, author_id: int, created: int
+) -> MessageView:
+    """`store_sent`, answering with the stored message as `message_view` shows it (one round trip, not two)."""
+    at = datetime.fromtimestamp(created, UTC) if created > 0 else datetime.now(UTC)
+    row = await conn.fetchrow(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at)
+    values = dict(row)
+    values["id"] = values.pop("message_id")
+    del values["inserted"]
+    return msgspec.convert(values, MessageView)
 
 
 async def outbound_failed(conn: Conn, outbound_id: int, error: str, *, final: bool) -> None:

@@ -43,3 +43,23 @@ async def test_the_rate_limiter_allows_a_burst_then_the_rate() -> None:
     elapsed = time.perf_counter() - started
     # 5 at once, then 10 more at 50/s: ~0.2 s, never faster.
     assert elapsed >= 0.18  # the limiter made the last ten wait (a lower bound: load can only slow it)
+
+
+async def test_a_spare_call_never_takes_a_token_a_reply_waits_for() -> None:
+    limiter = RateLimiter(rate=50, burst=4, reserve=2)
+    order: list[str] = []
+
+    async def reply(n: int) -> None:
+        await limiter.acquire()
+        order.append(f"reply{n}")
+
+    async def spare() -> None:
+        await limiter.acquire_spare()
+        order.append("spare")
+
+    await spare()  # 4 tokens, above the reserve of 2: taken at once
+    assert order == ["spare"]
+    # 3 left: the replies take them and wait for more; the spare call goes only once they are served and the
+    # bucket has refilled above the reserve again.
+    await asyncio.gather(*(reply(n) for n in range(5)), spare())
+    assert order[-1] == "spare" and sorted(order[1:-1]) == [f"reply{n}" for n in range(5)]
