@@ -4,13 +4,16 @@ It runs in the web process. The webhook handler calls `notify` after its transac
 message reaches its session within a millisecond or two; notifications within one loop tick are batched per host
 (one Ray call each). A sweep of the inbox every few seconds re-dispatches rows that are still unprocessed — after
 a restart, a crash of a host, or a failed send — so processing is driven by the database, not by the memory of
-any process. A wake-up is only a hint: a session reads its chat's rows itself, so dispatching twice is harmless.
+any process. A wake-up is only a hint: a session reads its chat's rows itself, so dispatching twice is harmless;
+but it is not free (the session reads its rows again), so the sweep leaves alone a chat it handed over less than
+``renotify_after`` seconds ago — under a backlog that chat's session is still working through its rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -48,7 +51,13 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
 
 class Dispatcher:
     def __init__(
-        self, pool: asyncpg.Pool, hosts: Sequence[Host], *, sweep_every: float = 2.0, older_than: float = 2.0
+        self,
+        pool: asyncpg.Pool,
+        hosts: Sequence[Host],
+        *,
+        sweep_every: float = 2.0,
+        older_than: float = 2.0,
+        renotify_after: float = 30.0,
     ) -> None:
         if not hosts:
             raise ValueError("the dispatcher needs at least one session host")
@@ -56,6 +65,8 @@ class Dispatcher:
         self.hosts = list(hosts)
         self.sweep_every = sweep_every
         self.older_than = older_than
+        self.renotify_after = renotify_after
+        self._notified: dict[int, float] = {}  # chat → when it was last handed to its host
         self._waiting: dict[int, set[int]] = defaultdict(set)
         self._flush_scheduled = False
         self._task: asyncio.Task[None] | None = None
@@ -72,7 +83,9 @@ class Dispatcher:
     def _flush(self) -> None:
         self._flush_scheduled = False
         waiting, self._waiting = self._waiting, defaultdict(set)
+        now = time.monotonic()
         for index, chat_ids in waiting.items():
+            self._notified.update(dict.fromkeys(chat_ids, now))
             self.dispatched += len(chat_ids)
             try:
                 self.hosts[index].deliver(sorted(chat_ids))
@@ -84,6 +97,9 @@ class Dispatcher:
         chats = await pending_chats(
             self.pool, limit=10_000, older_than=self.older_than if older_than is None else older_than
         )
+        since = time.monotonic() - self.renotify_after
+        self._notified = {chat: at for chat, at in self._notified.items() if at > since}
+        chats = [chat for chat in chats if chat not in self._notified]
         for chat_id in chats:
             self.notify(chat_id)
         self.swept += len(chats)
