@@ -12,6 +12,15 @@ import os
 NAMESPACE = "avibot"
 # A local demo needs little shared memory; Ray's default (30 % of RAM) would reserve gigabytes of /dev/shm.
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024
+# A local Ray's own settings (RayConfig; a cluster's are its own). Task events feed Ray's dashboard, which we do
+# not run: each actor call (one or more per buyer message) would also be reported to the GCS. Prestarted and
+# pooled idle workers are processes of ~50 MiB each that the live path never uses (its actors start once).
+LOCAL_SYSTEM_CONFIG: dict[str, object] = {
+    "task_events_report_interval_ms": 0,
+    "enable_metrics_collection": False,
+    "prestart_worker_first_driver": False,
+    "num_workers_soft_limit": 0,
+}
 
 
 def _local_environment() -> None:
@@ -38,6 +47,7 @@ def start(address: str | None) -> str:
             kwargs["address"] = address
         else:
             kwargs["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+            kwargs["_system_config"] = LOCAL_SYSTEM_CONFIG
         try:
             ray.init(**kwargs)
         except Exception as exc:
