@@ -29,6 +29,7 @@ from api.rest.chats import ChatController
 from api.rest.kb import KnowledgeBaseController
 from api.rest.quick_replies import QuickReplyController
 from api.rest.scenarios import ScenarioController
+from api.rest.search import SearchController
 from api.ui import browser_app, browser_app_index
 from api.webhooks import WebhookTargets, avito_webhook
 from core import db
@@ -93,6 +94,7 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
             QuickReplyController,
             KnowledgeBaseController,
             ScenarioController,
+            SearchController,
             browser_app_index,
             browser_app,
         ],
