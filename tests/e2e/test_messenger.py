@@ -366,6 +366,74 @@ def test_quick_reply_is_inserted_with_the_buyer_and_listing_filled_in(
     expect(page.get_by_label("Сообщение", exact=True)).to_have_value(expected)
 
 
+def test_quick_replies_are_added_edited_and_deleted_in_the_popover(
+    browser: Browser, page: Page, avibot: Avibot, chats: Chats, screenshots: Path
+) -> None:
+    _, row = chats.new(unique("Есть ли доставка?"))
+    title = unique("Доставка")
+    log_in(page, avibot)
+    page.goto(f"/chats/{row['id']}")
+    page.get_by_role("button", name="Быстрые ответы").click()
+    page.get_by_role("button", name="Добавить").click()
+    form = page.get_by_role("form", name="Быстрый ответ")
+
+    form.get_by_role("button", name="Сохранить").click()  # empty: the server's Russian message, inline
+    expect(form.get_by_role("alert")).to_contain_text("Название быстрого ответа")
+    form.get_by_label("Название").fill(title)
+    text = form.get_by_label("Текст")
+    text.fill("Здравствуйте, ")
+    form.get_by_role("button", name=re.compile(r"Вставить \{buyer_name\}")).click()
+    text.press("End")
+    text.press_sequentially("! Доставим «{item_title}» завтра.")
+    form.get_by_role("radio", name=row["account_name"]).click()  # the admin's choice: this chat's account only
+    expect(form.get_by_text(f"{row['buyer']['name']}! Доставим")).to_be_visible()  # the preview, filled in
+    page.screenshot(path=screenshots / "desktop-quick-reply-form.png")
+    form.get_by_role("button", name="Сохранить").click()
+
+    option = page.get_by_role("option", name=re.compile(re.escape(title)))
+    expect(option).to_be_visible()
+    search = page.get_by_label("Поиск по быстрым ответам")
+    search.fill(title)
+    search.press("Enter")  # Enter inserts the first match
+    message = page.get_by_label("Сообщение", exact=True)
+    expect(message).to_have_value(f"Здравствуйте, {row['buyer']['name']}! Доставим «{row['item']['title']}» завтра.")
+    expect(page.get_by_role("dialog", name="Быстрые ответы")).to_be_hidden()
+
+    page.get_by_role("button", name="Быстрые ответы").click()
+    page.get_by_role("button", name=f"Изменить «{title}»").click()
+    form.get_by_label("Текст").fill("Доставка по городу — 300 ₽.")
+    form.get_by_role("button", name="Сохранить").click()
+    expect(option).to_contain_text("Доставка по городу — 300 ₽.")
+
+    page.get_by_role("button", name=f"Удалить «{title}»").click()
+    expect(page.get_by_text("Удалить быстрый ответ?")).to_be_visible()
+    page.get_by_role("button", name="Удалить", exact=True).click()
+    expect(option).to_be_hidden()
+    page.get_by_label("Поиск по быстрым ответам").press("Escape")  # Esc closes
+    expect(page.get_by_role("dialog", name="Быстрые ответы")).to_be_hidden()
+
+    phone = open_page(browser, avibot, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        log_in(phone, avibot)
+        phone.goto(f"/chats/{row['id']}")
+        phone.get_by_role("button", name="Быстрые ответы").tap()
+        sheet = phone.get_by_role("dialog", name="Быстрые ответы")
+        expect(sheet).to_be_visible()
+        box = sheet.bounding_box()
+        assert box is not None and abs(box["width"] - PHONE["width"]) < 1  # a bottom sheet, edge to edge
+        assert abs(box["y"] + box["height"] - PHONE["height"]) < 1
+        phone.screenshot(path=screenshots / "phone-quick-replies.png")
+        phone.get_by_role("button", name="Добавить").tap()
+        expect(phone.get_by_label("Название")).to_be_focused()
+        phone.screenshot(path=screenshots / "phone-quick-reply-form.png")
+        phone.get_by_role("button", name="Назад к быстрым ответам").tap()
+        phone.get_by_role("button", name="Закрыть быстрые ответы").tap()
+        expect(sheet).to_be_hidden()
+    finally:
+        phone.context.close()
+    assert not ERRORS.pop(phone), "uncaught errors in the page"
+
+
 def test_connection_indicator_shows_offline_and_recovers(page: Page, avibot: Avibot, chats: Chats) -> None:
     avito_chat, row = chats.new(unique("Здравствуйте"), mode="operator")
     log_in(page, avibot)

@@ -155,6 +155,17 @@ export const search = (q: string, mode: Mode | null, cursor: string | null, sign
   request<SearchPage>("GET", "/search", { query: { q, mode, cursor, limit: 20 }, signal });
 export const listQuickReplies = (accountId: number) =>
   request<QuickReply[]>("GET", "/quick-replies", { query: { account_id: accountId } });
+/** Fields of a quick reply an operator writes; `account_id` null makes it shared (admins only). */
+export interface QuickReplyDraft {
+  title: string;
+  text: string;
+  account_id: number | null;
+}
+export const createQuickReply = (draft: QuickReplyDraft) =>
+  request<QuickReply>("POST", "/quick-replies", { json: draft });
+export const updateQuickReply = (id: number, draft: Partial<QuickReplyDraft>) =>
+  request<QuickReply>("PATCH", `/quick-replies/${id}`, { json: draft });
+export const deleteQuickReply = (id: number) => request<void>("DELETE", `/quick-replies/${id}`);
 
 /** A random id per send, so a retried request is not sent twice. */
 export function newRequestId(): string {

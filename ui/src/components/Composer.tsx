@@ -11,6 +11,9 @@ const IMAGE_TYPES = ".jpg,.jpeg,.png,.gif,.bmp,.heic,image/jpeg,image/png,image/
 
 interface Props {
   accountId: number;
+  accountName: string;
+  /** Admins manage every quick reply (shared ones too); operators those of their accounts. */
+  isAdmin: boolean;
   /** Values for quick reply variables: {buyer_name}, {item_title}, {item_price}, {account_name}, {operator_name}. */
   variables: Record<string, string | null | undefined>;
   onSend: (text: string) => void;
@@ -18,7 +21,7 @@ interface Props {
 }
 
 /** The input: Enter sends (Shift+Enter is a new line), the clip attaches a photo, the lightning opens quick replies. */
-export function Composer({ accountId, variables, onSend, onSendImage }: Props) {
+export function Composer({ accountId, accountName, isAdmin, variables, onSend, onSendImage }: Props) {
   const [text, setText] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -77,7 +80,16 @@ export function Composer({ accountId, variables, onSend, onSendImage }: Props) {
   return (
     <div className="composer">
       <div className="popover-anchor" ref={quick.ref}>
-        {quick.open && <QuickReplies accountId={accountId} variables={variables} onPick={insert} onClose={() => quick.setOpen(false)} />}
+        {quick.open && (
+          <QuickReplies
+            accountId={accountId}
+            accountName={accountName}
+            isAdmin={isAdmin}
+            variables={variables}
+            onPick={insert}
+            onClose={() => quick.setOpen(false)}
+          />
+        )}
         <button
           type="button"
           className={`icon-button${quick.open ? " active" : ""}`}

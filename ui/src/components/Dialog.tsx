@@ -64,7 +64,14 @@ export function Dialog({ chat, focusMessageId, user, switching, subscribe, onBac
       {chat.mode === "bot" && (
         <p className="composer-hint">Диалог ведёт бот. Чтобы вести его самому, нажмите «Передать оператору».</p>
       )}
-      <Composer accountId={chat.account_id} variables={variables} onSend={dialog.send} onSendImage={dialog.sendFile} />
+      <Composer
+        accountId={chat.account_id}
+        accountName={chat.account_name}
+        isAdmin={user.role === "admin"}
+        variables={variables}
+        onSend={dialog.send}
+        onSendImage={dialog.sendFile}
+      />
     </section>
   );
 }
