@@ -40,6 +40,7 @@ MATCHES_PER_CHAT = 3
 EXACT_UP_TO = 3000  # estimated matching messages
 WALK_STEP = 4000  # messages per round trip of the walk
 WALK_BUDGET = 32_000  # messages walked at most
+EXACT_MATCH_COST = 2.5  # reading a match the exact way costs about as much as walking this many messages
 # The first page's walk goes on past the page to count chats, up to TOTAL_CAP of them or TOTAL_WALK messages;
 # beyond, the total is a lower bound («100+», «57+»).
 TOTAL_CAP = 100
@@ -170,8 +171,8 @@ async def search(
         return SearchPage(total_chats=0, total_is_exact=True, items=[], next_cursor=None)
     tsquery = " & ".join(terms)
     ranked = None
-    if await _most_matches(conn, account_ids, terms) > EXACT_UP_TO:
-        ranked = await _walk(conn, account_ids, tsquery, mode, after, limit)
+    if (estimate := await _most_matches(conn, account_ids, terms)) > EXACT_UP_TO:
+        ranked = await _walk(conn, account_ids, tsquery, mode, after, limit, estimate)
     if ranked is None:
         ranked = await _exact(conn, account_ids, tsquery, mode, after, limit)
     page = ranked.chats[:limit]
@@ -224,9 +225,16 @@ async def _exact(
 
 
 async def _walk(
-    conn: Conn, account_ids: list[int], tsquery: str, mode: str | None, after: _Cursor | None, limit: int
+    conn: Conn,
+    account_ids: list[int],
+    tsquery: str,
+    mode: str | None,
+    after: _Cursor | None,
+    limit: int,
+    estimate: float,
 ) -> _Ranked | None:
-    """The newest-first path; None when the budget ran out before a page was found (the exact path then)."""
+    """The newest-first path; None as soon as, at its pace, the page would take more than the budget or longer
+    than reading the ``estimate`` matches the exact way (which the caller then does)."""
     newest: dict[int, datetime] = {}  # chat → its newest match met on the walk
     shown: set[int] = set()  # chats met below the cursor whose newest match is above it: on an earlier page
     counts: dict[int, int] = {}
@@ -253,11 +261,10 @@ async def _walk(
         settled = [(c, at) for c, at in newest.items() if c not in shown and (done or at > edge[0])]
         if done or len(settled) > TOTAL_CAP or (len(settled) > limit and (after or walked >= TOTAL_WALK)):
             break
-        # At the pace so far, would the page be found within the budget? If not, stop wasting time on the walk.
-        if len(settled) <= limit and walked * (limit + 1) > WALK_BUDGET * max(len(settled), 0.5):
-            return None
-        if walked >= WALK_BUDGET:
-            break
+        if len(settled) <= limit:
+            needed = walked * (limit + 1) / max(len(settled), 0.5)  # messages to walk for a page, at this pace
+            if needed > WALK_BUDGET or needed - walked > estimate * EXACT_MATCH_COST:
+                return None
     settled.sort(key=lambda pair: (pair[1], pair[0]), reverse=True)
     total, exact = (len(settled), True) if done else (min(len(settled), TOTAL_CAP), False)
     return _Ranked(chats=settled[: limit + 1], counts=counts, total=total, total_is_exact=exact)
