@@ -105,9 +105,7 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
         openapi_config=OpenAPIConfig(title="avibot", version="0.1.0", path="/schema"),
         # Unexpected errors are logged with their traceback by api/errors.py's handler, and refused requests (4xx)
         # not at all; routine INFO chatter of libraries (each HTTP call to Avito) is not logged either.
-        logging_config=LoggingConfig(
-            root={"level": "WARNING", "handlers": ["queue_listener"]}, log_exceptions="debug"
-        ),
+        logging_config=LoggingConfig(root={"level": "WARNING", "handlers": ["queue_listener"]}, log_exceptions="debug"),
         state=State({"settings": settings, "services": services}),
     )
 
