@@ -366,7 +366,9 @@ class SessionHostActor:
         if self._host is None:
             async with self._starting:
                 if self._host is None:
-                    pool = await db.create_pool(self.services.database_url, min_size=2, max_size=8)
+                    # Sessions leave no session state on a connection (no SET, LISTEN, advisory lock or cursor
+                    # outlives a call), so a released connection needs no reset round trip.
+                    pool = await db.create_pool(self.services.database_url, min_size=2, max_size=8, reset=False)
                     llm = None
                     if self.settings.openrouter_api_key:
                         from graphs.llm import LLMClient

@@ -73,6 +73,10 @@ def load_queries() -> Queries:
 queries = load_queries()
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pool's `reset` that sends nothing."""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
     await conn.set_type_codec("jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog")
@@ -94,10 +98,15 @@ async def connect(url: str, connect_timeout: float = 10.0) -> asyncpg.Connection
         raise ServiceError(f"Cannot connect to PostgreSQL at {redact(url)}: {exc}") from None
 
 
-async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """The app's pool, with pgvector and JSON codecs on every connection. Run migrations first."""
+async def create_pool(url: str, min_size: int = 1, max_size: int = 10, *, reset: bool = True) -> asyncpg.Pool:
+    """The app's pool, with pgvector and JSON codecs on every connection. Run migrations first.
+
+    ``reset=False``: a released connection is not reset (asyncpg's RESET ALL, UNLISTEN, CLOSE ALL, advisory
+    unlock: a round trip per use) — only for callers that never leave session state behind; an open transaction
+    is still rolled back."""
     try:
-        return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+        return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection,
+                                         reset=None if reset else _keep_session)  # fmt: skip
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise ServiceError(f"Cannot connect to PostgreSQL at {redact(url)}: {exc}") from None
 
