@@ -324,8 +324,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop deliveries per second")
     parser.add_argument("--open-seconds", type=float, default=10.0)
     parser.add_argument("--reference-rate", type=float, default=250.0, help="a second open-loop rate (0: none)")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
-                        help="the servers' event loop (`avibot up` runs the standard one)")  # fmt: skip
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop",
+                        help="the servers' event loop (`avibot up` runs uvloop)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]

@@ -251,7 +251,7 @@ class AppProcess:
         *,
         hosts: int = 2,
         in_process: bool = False,
-        loop: str = "asyncio",
+        loop: str = "uvloop",  # as `avibot up`
         start_timeout: float = 180.0,
     ) -> None:
         self.port = port

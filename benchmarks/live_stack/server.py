@@ -1,6 +1,6 @@
 """Serves one app for a benchmark, in a process of its own, as `avibot up` serves it: uvicorn with its defaults
-(httptools when installed), log level warning, lifespan on, driven by ``asyncio.run(server.serve())`` — which
-is the standard library's event loop, as in `avibot up` (``--loop uvloop`` runs uvicorn's own loop factory).
+(httptools when installed), log level warning, lifespan on, on uvloop (``uvloop.run(server.serve())``) as in
+`avibot up`; ``--loop asyncio`` runs the standard library's loop instead.
 
     python benchmarks/live_stack/server.py --app ingest|bare|live --port P --data-dir D \
         --database-url URL --redis-url URL [--hosts 2] [--in-process] [--loop asyncio|uvloop]
@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--secret-key", default="bench-secret-key-" + "k" * 40)
     parser.add_argument("--hosts", type=int, default=2)
     parser.add_argument("--in-process", action="store_true")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     args = parser.parse_args()
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     ray_started = args.app == "live" and not args.in_process
