@@ -40,6 +40,8 @@ import psutil  # noqa: E402
 from live_stack import memory, revision  # noqa: E402
 from live_stack.stack import LiveStack, answered_texts  # noqa: E402
 
+from api.app import LiveOptions  # noqa: E402
+
 GOAL_GIB = 1.5
 MIB = 1024 * 1024
 
@@ -57,7 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--accounts", type=int, default=2, help="sandbox accounts (the sandbox's default is 2)")
-    parser.add_argument("--hosts", type=int, default=2, help="SessionHost actors")
+    parser.add_argument("--hosts", type=int, default=LiveOptions().hosts, help="SessionHost actors (the app's default)")
     parser.add_argument("--account-rate", type=float, default=1000.0, help="each account's request limit per s")
     parser.add_argument("--window", type=int, default=200, help="unanswered messages at most")
     args = parser.parse_args()

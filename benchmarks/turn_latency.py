@@ -49,6 +49,7 @@ from live_stack import CpuMeter, percentiles, revision  # noqa: E402
 from live_stack.stack import LiveStack, answered_texts  # noqa: E402
 
 from actors.account import DEFAULT_BURST, DEFAULT_RATE  # noqa: E402
+from api.app import LiveOptions  # noqa: E402
 
 GOAL_P50_MS = 30.0
 GOAL_P99_MS = 150.0
@@ -125,7 +126,7 @@ def main() -> int:
     parser.add_argument("--per-chat", type=int, default=3, help="messages per chat (one opens it)")
     parser.add_argument("--accounts", type=int, default=2, help="sandbox accounts (the sandbox's default is 2)")
     parser.add_argument("--account-rate", type=float, default=None, help="each account's request limit per second")
-    parser.add_argument("--hosts", type=int, default=2, help="SessionHost actors")
+    parser.add_argument("--hosts", type=int, default=LiveOptions().hosts, help="SessionHost actors (the app's default)")
     parser.add_argument("--steps", default="10,20,30,40,60,80,100,150", help="rates to step up through ('' for none)")
     parser.add_argument("--step-seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=11)
