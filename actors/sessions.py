@@ -132,6 +132,7 @@ class Live:
         config: SessionConfig | None = None,
     ) -> None:
         self.pool = pool
+        self.knowledge = knowledge
         self.accounts = accounts
         self.publisher = publisher
         self.config = config or SessionConfig()
@@ -342,11 +343,15 @@ class SessionHost:
         await self.live.read_marks.flush()
 
     def stats(self) -> dict[str, int]:
+        knowledge = self.live.knowledge
         return {
             "active": len(self.sessions),
             "busy": sum(s.busy for s in self.sessions.values()),
             "activations": self.activations,
             "passivations": self.passivations,
+            # Questions embedded, and answered from an earlier embedding of the same text (KnowledgeBase).
+            "query_vectors_embedded": knowledge.vectors_embedded if knowledge is not None else 0,
+            "query_vectors_reused": knowledge.vectors_reused if knowledge is not None else 0,
         }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import asyncpg
@@ -28,6 +29,9 @@ DENSE_CANDIDATES = 64
 HNSW_EF_SEARCH = max(64, DENSE_CANDIDATES)
 # How often a process re-reads the change counter; edits show up in search within this many seconds.
 VERSION_CHECK_SECONDS = 1.0
+# Question vectors kept per process, by exact text (~2 KiB each): embedding is most of a live turn's CPU, and
+# buyers often send the same words — Avito offers them preset first messages ("Здравствуйте! Ещё продаёте?").
+QUERY_VECTORS_KEPT = 2048
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -108,6 +112,9 @@ class KnowledgeBase:
         self._checked = 0.0
         self._lock = asyncio.Lock()
         self._dense_sql = dense_sql(embedder) if embedder is not None else None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # question text → its vector, least recent first
+        self.vectors_reused = 0
+        self.vectors_embedded = 0
 
     async def index(self) -> KnowledgeIndex:
         """The current index; re-reads the change counter at most once per VERSION_CHECK_SECONDS."""
@@ -129,6 +136,21 @@ class KnowledgeBase:
                 await ensure_vector_index(conn, self.embedder)
         return index
 
+    async def _query_vector(self, query: str) -> np.ndarray:
+        """The question's embedding: the same text always gives the same vector, so a recent one is reused."""
+        if (vector := self._vectors.get(query)) is not None:
+            self._vectors.move_to_end(query)
+            self.vectors_reused += 1
+            return vector
+        assert self.embedder is not None
+        vector = (await asyncio.to_thread(embed_queries, self.embedder, [query]))[0]
+        vector.setflags(write=False)  # shared by every search of this text
+        self._vectors[query] = vector
+        if len(self._vectors) > QUERY_VECTORS_KEPT:
+            self._vectors.popitem(last=False)
+        self.vectors_embedded += 1
+        return vector
+
     async def search(
         self,
         query: str,
@@ -142,7 +164,7 @@ class KnowledgeBase:
         dense: dict[tuple[str, int], float] | None = None
         query_vector = None
         if self.embedder is not None and self._dense_sql is not None and index.chunk_vectors is not None:
-            query_vector = (await asyncio.to_thread(embed_queries, self.embedder, [query]))[0]
+            query_vector = await self._query_vector(query)
             async with self.pool.acquire() as conn:
                 dense = await fetch_dense(conn, self._dense_sql, query_vector)
         return index.search(
