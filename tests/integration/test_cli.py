@@ -52,7 +52,8 @@ class Up:
             time.sleep(0.05)
         return output
 
-    def wait_healthy(self, timeout: float = 90) -> dict[str, object]:
+    # Ray alone takes 15–35 s to start on 2 cores, and much longer when the machine is busy.
+    def wait_healthy(self, timeout: float = 180) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"avibot up exited early:\n{self.output()}"
