@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,7 +42,9 @@ from graphs.llm import LLMClient
 
 
 class LiveOptions(msgspec.Struct, frozen=True, kw_only=True):
-    hosts: int = 2  # SessionHost actors; chats are spread over them by hash
+    # SessionHost actors; chats are spread over them by hash. One per two cores: a host uses a core at most, and
+    # each costs ~390 MiB (models, knowledge base) — on 2 cores, two hosts missed the 10,000-session memory goal.
+    hosts: int = msgspec.field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     in_process: bool = False  # hosts in this process instead of Ray actors
     sweep_every: float = 2.0  # seconds between the dispatcher's inbox sweeps
     poll_every: float = 60.0  # seconds between polls of unread chats (webhooks that never came); 0: off

@@ -15,9 +15,6 @@ LEFT JOIN items i ON i.id = c.item_id
 LEFT JOIN buyers b ON b.id = c.buyer_id
 WHERE c.id = $1;
 
--- name: chat_mode
-SELECT mode FROM chats WHERE id = $1;
-
 -- name: item_upsert
 -- A listing as a chat's context shows it.
 INSERT INTO items (account_id, avito_item_id, title, price, price_text, url, image_url, status)

@@ -1,20 +1,3 @@
--- name: turn_insert
--- One bot turn per inbox row: a re-dispatched row whose turn is already recorded does not run again.
-INSERT INTO bot_turns (account_id, chat_id, inbox_id, message_id, scenario_id, scenario_version, engine, intent,
-                       intent_confidence, confidence, route, handoff, reply, sources, documents, trace, model,
-                       tokens_in, tokens_out, latency_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-ON CONFLICT (inbox_id) DO NOTHING RETURNING id;
-
--- name: turn_of_inbox
-SELECT id, handoff, reply FROM bot_turns WHERE inbox_id = $1;
-
--- name: outbound_insert
--- A reply part, pending until Avito confirms it.
-INSERT INTO outbound (account_id, chat_id, kind, text, author_kind, author_user_id, inbox_id, part, request_id)
-VALUES ($1, $2, 'text', $3, $4, $5, $6, $7, $8)
-ON CONFLICT DO NOTHING RETURNING id;
-
 -- name: outbound_of_inbox
 SELECT id, part, text, status, avito_message_id, created_at FROM outbound WHERE inbox_id = $1 ORDER BY part;
 

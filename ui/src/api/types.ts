@@ -114,6 +114,8 @@ export interface SearchHit {
 
 export interface SearchPage {
   total_chats: number;
+  /** false: at least total_chats (the server stops counting at 100) — shown as «100+». */
+  total_is_exact: boolean;
   items: SearchHit[];
   next_cursor: string | null;
 }

@@ -27,6 +27,7 @@ function chatsWord(n: number): string {
 
 interface Results {
   total: number;
+  exact: boolean;
   items: SearchHit[];
   cursor: string | null;
 }
@@ -45,7 +46,14 @@ export function SearchResults({ query, onOpen }: Props) {
     // Typing does not send a request per key: the last query wins after a short pause.
     const timer = window.setTimeout(() => {
       search(query, mode, null, controller.signal)
-        .then((page) => setResults({ total: page.total_chats, items: page.items, cursor: page.next_cursor }))
+        .then((page) =>
+          setResults({
+            total: page.total_chats,
+            exact: page.total_is_exact,
+            items: page.items,
+            cursor: page.next_cursor,
+          }),
+        )
         .catch((failure: unknown) => {
           if (controller.signal.aborted) return;
           setError(failure instanceof ApiError ? failure.message : "Поиск не удался. Повторите.");
@@ -64,16 +72,20 @@ export function SearchResults({ query, onOpen }: Props) {
     if (!results?.cursor) return;
     search(query, mode, results.cursor)
       .then((page) =>
-        setResults((cur) => cur && { total: cur.total, items: [...cur.items, ...page.items], cursor: page.next_cursor }),
+        setResults((cur) => cur && { ...cur, items: [...cur.items, ...page.items], cursor: page.next_cursor }),
       )
-      .catch(() => undefined);
+      .catch((failure: unknown) =>
+        setError(failure instanceof ApiError ? failure.message : "Не удалось загрузить ещё. Повторите."),
+      );
   }
 
   return (
     <section className="search-results" aria-label="Результаты поиска" aria-busy={busy}>
       <div className="search-head">
         <div className="search-total" role="status">
-          {results ? `Найдено ${results.total} ${chatsWord(results.total)}` : "Ищем…"}
+          {results
+            ? `Найдено ${results.total}${results.exact ? "" : "+"} ${chatsWord(results.total)}`
+            : "Ищем…"}
         </div>
         <div className="chips" role="radiogroup" aria-label="Кто ведёт диалог">
           {FILTERS.map((filter) => (
