@@ -38,6 +38,7 @@ from core.events import Publisher, close_manager
 from core.kb.search import KnowledgeBase, embedder_for
 from core.services import Services
 from core.settings import Settings
+from core.store.inbox import IngestQueue
 from graphs.llm import LLMClient
 
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings, services: Services, *, live: LiveOptions | No
         app.state.llm = LLMClient(settings) if settings.openrouter_api_key else None
         app.state.publisher = Publisher(services.redis_url)
         app.state.webhook_targets = WebhookTargets(pool)
+        app.state.ingest_queue = IngestQueue(pool)  # webhooks' group commit
         await app.state.webhook_targets.reload()
         app.state.dispatcher = None
         # How operators' sends reach Avito: through the account actors when the live path runs on Ray (one

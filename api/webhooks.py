@@ -31,7 +31,7 @@ from litestar.params import FromPath
 from core.avito.payloads import WebhookEvent, message_text
 from core.db import queries
 from core.events import ChatCreated, ChatUpdated, Event, MessageNew, MessageView, ModeChanged, Publisher
-from core.store.inbox import Ingested, IngestQueue, ingest, store_other
+from core.store.inbox import Ingested, ingest, store_other
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +116,6 @@ async def _after_commit(dispatcher: Any, publisher: Publisher | None, stored: In
         await publisher.publish(*events)
 
 
-def _ingest_queue(state: Any, pool: asyncpg.Pool) -> IngestQueue:
-    """The app's group-commit queue, made on first use (it needs the running loop and the lifespan's pool)."""
-    queue: IngestQueue | None = state.get("ingest_queue")
-    if queue is None or queue.pool is not pool:
-        queue = state.ingest_queue = IngestQueue(pool)
-    return queue
-
-
 @post(
     "/webhooks/avito/{secret:str}",
     tags=["webhooks"],
@@ -161,7 +153,7 @@ async def avito_webhook(request: Request[Any, Any, Any], secret: FromPath[str]) 
     if event.payload.value is None:  # a message delivery without its message: kept for audit, nothing to do
         await ingest(pool, target.account_id, target.avito_user_id, event, payload)
         return Response({"ok": True, "stored": "ignored"})
-    stored = await _ingest_queue(state, pool).ingest(target.account_id, target.avito_user_id, event, body)
+    stored = await state.ingest_queue.ingest(target.account_id, target.avito_user_id, event, body)
     if stored.duplicate:
         return Response({"ok": True, "stored": "duplicate"})
     return Response(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import msgspec
 
+from core.avito.client import MAX_TEXT_LENGTH  # Avito's limit for one message; longer texts go as several
 from core.db import queries
 from core.errors import AvitoUnavailable, Conflict, InvalidInput, TooLarge, UnsupportedMedia
 from core.events import ChatRead, ChatUpdated, MessageNew, MessageView, ModeChanged, Publisher
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 1000  # Avito's limit for one text message; longer texts go as several
 MAX_OPERATOR_TEXT = 4000
 MAX_IMAGE_BYTES = 24 * 1024 * 1024  # Avito's upload limit
 # Avito takes JPEG, HEIC, GIF, BMP and PNG; the type is read from the file's first bytes, not its name.
@@ -62,10 +62,9 @@ def image_type(data: bytes) -> tuple[str, str]:
 
 async def _existing(pool: asyncpg.Pool, chat: ChatRow, request_id: str) -> list[MessageView] | None:
     """The messages of a send already made under this request id (a retry), or None if there was none."""
-    rows = [r for r in [await pool.fetchrow(queries.outbound_by_request, chat.account_id, request_id)] if r]
-    if not rows:
+    row = await pool.fetchrow(queries.outbound_by_request, chat.account_id, request_id)
+    if row is None:
         return None
-    row = rows[0]
     if row["status"] == "sent" and row["message_id"] is not None:
         return [await chat_store.message_view(pool, row["message_id"])]
     if row["status"] == "pending":
@@ -106,7 +105,7 @@ async def send_text(
     if not 1 <= len(request_id) <= 100:
         raise InvalidInput("Не хватает идентификатора отправки: обновите страницу и повторите.")
     views: list[MessageView] = []
-    for number, part in enumerate(split_reply(text, MAX_TEXT)):
+    for number, part in enumerate(split_reply(text, MAX_TEXT_LENGTH)):
         key = request_id if number == 0 else f"{request_id}:{number}"
         outbound_id = await pool.fetchval(
             queries.outbound_insert_operator, chat.account_id, chat.id, "text", part, None, "operator", operator.id, key
@@ -199,13 +198,14 @@ async def _send_notice(
     """The account's «Вам ответит менеджер»: sent by the service, not by the operator; a failure is logged, as
     the takeover itself has happened."""
     key = f"{change_key}:{await pool.fetchval(queries.chat_last_takeover, chat.id)}"
+    text = text[:MAX_TEXT_LENGTH]
     outbound_id = await pool.fetchval(
-        queries.outbound_insert_operator, chat.account_id, chat.id, "text", text[:MAX_TEXT], None, "bot", None, key
+        queries.outbound_insert_operator, chat.account_id, chat.id, "text", text, None, "bot", None, key
     )
     if outbound_id is None:
         return
     try:
-        sent = (await accounts.send_text(chat.account_id, chat.avito_chat_id, text[:MAX_TEXT]))[0]
+        sent = (await accounts.send_text(chat.account_id, chat.avito_chat_id, text))[0]
     except Exception as exc:
         log.warning("handoff notice to chat %s failed: %s", chat.id, exc)
         await chat_store.outbound_failed(pool, outbound_id, str(exc), final=True)
