@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import socketio
 
 from api.app import LiveOptions
 from core.avito.sandbox import Sandbox, SandboxConfig
@@ -312,3 +313,12 @@ def test_the_browser_app_is_served_for_page_paths_but_not_for_api_ones(stack: St
         missing = anonymous.get("/api/v1/nothing-here")
         assert missing.status_code in (401, 404)
         assert anonymous.get("/assets/nothing.js").status_code == 404
+
+
+@pytest.mark.parametrize("cookie", [None, "avibot_session=forged-session-id"])
+async def test_the_socket_refuses_a_connection_without_a_valid_session(stack: Stack, cookie: str | None) -> None:
+    client = socketio.AsyncClient(reconnection=False)
+    headers = {"Cookie": cookie} if cookie else {}
+    with pytest.raises(socketio.exceptions.ConnectionError):  # the namespace refuses it
+        await client.connect(stack.server.url, headers=headers, transports=["websocket"], wait_timeout=10)
+    await client.disconnect()
