@@ -1,38 +1,17 @@
 -- name: chat_list
 -- One page of the «Бот» / «Мои» tabs: chats of accounts $1 in mode $2 (NULL: both), only unread ones when $3,
 -- newest activity first, after the cursor ($4 activity, $5 id; NULL: the first page); $6 rows.
-SELECT c.id, c.account_id, a.name AS account_name, c.avito_chat_id, c.chat_type, c.mode, c.operator_id,
-       u.display_name AS operator_name, c.unread_count, c.last_message_at, c.last_message_text,
-       c.last_message_author, coalesce(c.last_message_at, c.created_at) AS activity_at,
-       b.id AS buyer_id, b.name AS buyer_name, b.avatar_url AS buyer_avatar_url, b.profile_url AS buyer_profile_url,
-       i.id AS item_id, i.avito_item_id, i.title AS item_title, i.price_text AS item_price_text, i.url AS item_url,
-       i.image_url AS item_image_url
-FROM chats c
-JOIN accounts a ON a.id = c.account_id
-LEFT JOIN users u ON u.id = c.operator_id
-LEFT JOIN buyers b ON b.id = c.buyer_id
-LEFT JOIN items i ON i.id = c.item_id
-WHERE c.account_id = ANY($1::bigint[])
-  AND ($2::text IS NULL OR c.mode = $2)
-  AND (NOT $3 OR c.unread_count > 0)
-  AND ($4::timestamptz IS NULL OR (coalesce(c.last_message_at, c.created_at), c.id) < ($4, $5::bigint))
-ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC
+SELECT * FROM chat_rows r
+WHERE r.account_id = ANY($1::bigint[])
+  AND ($2::text IS NULL OR r.mode = $2)
+  AND (NOT $3 OR r.unread_count > 0)
+  AND ($4::timestamptz IS NULL OR (r.activity_at, r.id) < ($4, $5::bigint))
+ORDER BY r.activity_at DESC, r.id DESC
 LIMIT $6;
 
 -- name: chat_rows
 -- The same rows for given chat ids (one chat, search hits), restricted to accounts $2.
-SELECT c.id, c.account_id, a.name AS account_name, c.avito_chat_id, c.chat_type, c.mode, c.operator_id,
-       u.display_name AS operator_name, c.unread_count, c.last_message_at, c.last_message_text,
-       c.last_message_author, coalesce(c.last_message_at, c.created_at) AS activity_at,
-       b.id AS buyer_id, b.name AS buyer_name, b.avatar_url AS buyer_avatar_url, b.profile_url AS buyer_profile_url,
-       i.id AS item_id, i.avito_item_id, i.title AS item_title, i.price_text AS item_price_text, i.url AS item_url,
-       i.image_url AS item_image_url
-FROM chats c
-JOIN accounts a ON a.id = c.account_id
-LEFT JOIN users u ON u.id = c.operator_id
-LEFT JOIN buyers b ON b.id = c.buyer_id
-LEFT JOIN items i ON i.id = c.item_id
-WHERE c.id = ANY($1::bigint[]) AND c.account_id = ANY($2::bigint[]);
+SELECT * FROM chat_rows r WHERE r.id = ANY($1::bigint[]) AND r.account_id = ANY($2::bigint[]);
 
 -- name: chat_tab_counts
 -- Chats and unread chats per mode, for the tab badges.

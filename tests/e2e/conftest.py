@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from core.embedded import free_port
-from tests.integration.test_cli import Up, env_for, run
+from tests.integration.test_cli import Up, env_for
 from tests.integration.test_crash import ExternalSandbox
 
 T = TypeVar("T")
@@ -84,11 +84,7 @@ def avibot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Avibot]:
     try:
         data_dir, port = root / "data", free_port()
         env = env_for(data_dir, PORT=str(port))
-        shops = sandbox.accounts()
-        for shop in shops:
-            added = run(["account", "add", "--client-id", shop["client_id"], "--client-secret", shop["client_secret"],
-                         "--api-url", sandbox.url], env)  # fmt: skip
-            assert added.returncode == 0, added.stderr
+        shops = sandbox.connect(env)
         up = Up(data_dir, port)
         up.wait_healthy(180)
         up.wait_output("avibot is running at", timeout=30)

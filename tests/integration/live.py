@@ -124,3 +124,16 @@ async def build_stack(
         accounts = await connect_sandbox_accounts(pool, settings, sandbox)
         await create_user(pool, "boss", "boss-password", "admin", "Начальник")
         yield Stack(server, sandbox, pool, accounts, app.other_asgi_app)
+
+
+class Browser:
+    """A logged-in user of the messenger: cookie and CSRF header, as the browser app sends them."""
+
+    def __init__(self, url: str, login: str, password: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=15)
+        answer = self.http.post("/api/v1/auth/login", json={"login": login, "password": password})
+        assert answer.status_code == 200, answer.text
+        self.http.headers["x-csrf-token"] = answer.json()["csrf_token"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.http, name)

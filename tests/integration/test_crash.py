@@ -48,6 +48,15 @@ class ExternalSandbox:
     def accounts(self) -> list[dict]:
         return httpx.get(f"{self.url}/sandbox/accounts").json()
 
+    def connect(self, env: dict[str, str]) -> list[dict]:
+        """Connects every shop with `avibot account add` (as an admin would) into ``env``'s DATA_DIR; the shops."""
+        shops = self.accounts()
+        for shop in shops:
+            added = run(["account", "add", "--client-id", shop["client_id"], "--client-secret", shop["client_secret"],
+                         "--api-url", self.url], env)  # fmt: skip
+            assert added.returncode == 0, added.stderr
+        return shops
+
     def inject(self, user_id: int, text: str, chat_id: str | None = None) -> dict:
         body: dict = {"user_id": user_id, "text": text}
         if chat_id:
@@ -77,11 +86,7 @@ def sandbox(tmp_path: Path) -> Iterator[ExternalSandbox]:
 def test_kill_minus_9_mid_stream_loses_nothing_and_answers_once(tmp_path: Path, sandbox: ExternalSandbox) -> None:
     data_dir, port = tmp_path / "data", free_port()
     env = env_for(data_dir, PORT=str(port))
-    shops = sandbox.accounts()
-    for shop in shops:
-        added = run(["account", "add", "--client-id", shop["client_id"], "--client-secret", shop["client_secret"],
-                     "--api-url", sandbox.url], env)  # fmt: skip
-        assert added.returncode == 0, added.stderr
+    shops = sandbox.connect(env)
 
     up = Up(data_dir, port)
     injected: list[dict] = []

@@ -22,17 +22,10 @@ from tests.integration.live import Listener, Stack, build_stack, eventually, rep
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
+    """This file's world (seed 5); `stack` (tests/integration/conftest.py) serves the app on it."""
     config = SandboxConfig(seed=5, history_chats=0, webhook_retry_backoff=0.05, webhook_timeout=1.0)
     with Sandbox(config) as server:
         yield server
-
-
-@pytest.fixture
-async def stack(
-    settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox
-) -> AsyncIterator[Stack]:
-    async for built in build_stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(in_process=True)):
-        yield built
 
 
 @pytest.fixture

@@ -9,19 +9,15 @@ import re
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import socketio
 
-from api.app import LiveOptions
-from core.avito.sandbox import Sandbox, SandboxConfig
-from core.settings import Settings
 from core.store.users import create_user, grant_accounts
-from tests.integration.live import Listener, Stack, build_stack, eventually, replies_in
+from tests.integration.live import Browser, Listener, Stack, eventually, replies_in
 
 pytestmark = pytest.mark.integration
 
@@ -33,47 +29,6 @@ def png(width: int = 4, height: int = 4) -> bytes:
     raw = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(seed=7, history_chats=0, webhook_retry_backoff=0.05, webhook_timeout=1.0)) as server:
-        yield server
-
-
-@pytest.fixture
-async def stack(
-    settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox
-) -> AsyncIterator[Stack]:
-    async for built in build_stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(in_process=True)):
-        yield built
-
-
-class Browser:
-    """A logged-in user of the messenger: cookie and CSRF header, as the browser app sends them."""
-
-    def __init__(self, url: str, login: str, password: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=15)
-        answer = self.http.post("/api/v1/auth/login", json={"login": login, "password": password})
-        assert answer.status_code == 200, answer.text
-        self.http.headers["x-csrf-token"] = answer.json()["csrf_token"]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.http, name)
-
-
-@pytest.fixture
-def login(stack: Stack) -> Iterator[Callable[[str, str], Browser]]:
-    """Logs a user in; every browser it opened is closed after the test."""
-    opened: list[Browser] = []
-
-    def open_browser(user: str, password: str) -> Browser:
-        opened.append(Browser(stack.server.url, user, password))
-        return opened[-1]
-
-    yield open_browser
-    for browser in opened:
-        browser.http.close()
 
 
 @pytest.fixture

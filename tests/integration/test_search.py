@@ -6,48 +6,16 @@ granted to them, whatever they ask for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from api.app import LiveOptions
-from core.avito.sandbox import Sandbox, SandboxConfig
-from core.settings import Settings
 from core.store.users import create_user, grant_accounts
-from tests.integration.live import Stack, build_stack, eventually, replies_in
-from tests.integration.test_messenger_api import Browser
+from tests.integration.live import Browser, Stack, eventually, replies_in
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(seed=7, history_chats=0, webhook_retry_backoff=0.05, webhook_timeout=1.0)) as server:
-        yield server
-
-
-@pytest.fixture
-async def stack(
-    settings: Settings, database_url: str, redis_url: str, pool: asyncpg.Pool, sandbox: Sandbox
-) -> AsyncIterator[Stack]:
-    async for built in build_stack(settings, database_url, redis_url, pool, sandbox, LiveOptions(in_process=True)):
-        yield built
-
-
-@pytest.fixture
-def login(stack: Stack) -> Iterator[Callable[[str, str], Browser]]:
-    opened: list[Browser] = []
-
-    def open_browser(user: str, password: str) -> Browser:
-        opened.append(Browser(stack.server.url, user, password))
-        return opened[-1]
-
-    yield open_browser
-    for browser in opened:
-        browser.http.close()
 
 
 async def write(stack: Stack, text: str, account: int = 0, chat: dict[str, Any] | None = None) -> dict[str, Any]:
