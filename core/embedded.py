@@ -209,6 +209,10 @@ class EmbeddedPostgres:
                     "-c",
                     "shared_buffers=256MB",
                     "-c",
+                    # Look for tables to vacuum every few seconds, not every minute: chats takes an update per
+                    # message, and its dead row versions slow every lookup until vacuumed (migration 0011).
+                    "autovacuum_naptime=5s",
+                    "-c",
                     "logging_collector=off",
                 ],
                 user=self._user,
