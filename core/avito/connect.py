@@ -32,8 +32,11 @@ class Connected(msgspec.Struct, frozen=True, kw_only=True):
         return f"{base}/{secret[:4]}…"
 
 
+WEBHOOK_PATH = "/webhooks/avito"  # + "/{secret}": where the app takes Avito's deliveries (api/webhooks.py)
+
+
 def webhook_url(settings: Settings, secret: str) -> str:
-    return f"{settings.base_url}/webhooks/avito/{secret}"
+    return f"{settings.base_url}{WEBHOOK_PATH}/{secret}"
 
 
 async def connect_account(

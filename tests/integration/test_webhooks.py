@@ -69,6 +69,11 @@ async def test_bad_requests_get_clear_answers_and_nothing_valid_is_lost(
         assert http.post(f"/webhooks/avito/{secret}", content=b"[1, 2]").status_code == 400
         oversize = http.post(f"/webhooks/avito/{secret}", content=b'{"x": "' + b"a" * 300_000 + b'"}')
         assert oversize.status_code == 413
+        # Without a declared length (chunked), the body is refused once what arrived passes the limit.
+        chunked = http.post(f"/webhooks/avito/{secret}", content=(b"a" * 65536 for _ in range(5)))
+        assert chunked.status_code == 413
+        assert http.get(f"/webhooks/avito/{secret}").status_code == 405
+        assert http.post(f"/webhooks/avito/{secret}/more", json=delivery()).status_code == 404
         broken = delivery()
         del broken["payload"]["value"]["chat_id"]
         answer = http.post(f"/webhooks/avito/{secret}", json=broken)
