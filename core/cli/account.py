@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -201,9 +203,21 @@ async def _sync(services: Services, settings: Settings, account_id: int, *, rest
     from core.avito.client import AvitoError
 
     session = AccountSession(settings, services.database_url, account_id)
-    progress = Progress("Syncing", "chats")
+    progress = _StoppableProgress("Syncing", "chats")
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+
+    def ctrl_c() -> None:
+        progress.interrupted = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, ctrl_c)
     try:
         result = await session.sync_history(progress, restart=restart)
+    except asyncio.CancelledError:
+        if progress.interrupted:
+            raise KeyboardInterrupt from None
+        raise
     except AvitoError as exc:
         progress.close()
         fail(
@@ -212,6 +226,7 @@ async def _sync(services: Services, settings: Settings, account_id: int, *, rest
         )
         raise
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         progress.close()
         await session.aclose()
     verb = "Continued and finished" if result.resumed else "Synced"
@@ -219,6 +234,19 @@ async def _sync(services: Services, settings: Settings, account_id: int, *, rest
     if result.truncated:
         click.echo("Avito's paging stops at offset 1000: older chats are out of its reach (new ones come by webhook).")
     return result
+
+
+class _StoppableProgress(Progress):
+    """The sync's progress, which also ends the sync at the next chat once Ctrl-C was pressed. Ctrl-C cancels the
+    sync's task as well; this is for a cancellation lost on its way (Python 3.11's asyncio.wait_for, which asyncpg
+    uses, drops one that arrives just as the call it waits for finishes), so that Ctrl-C always stops the sync."""
+
+    interrupted = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        super().__call__(done, total)
+        if self.interrupted:
+            raise KeyboardInterrupt
 
 
 def _interruptible(command: Callable[[], object], hint: str) -> None:
