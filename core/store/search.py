@@ -36,7 +36,9 @@ MATCHES_PER_CHAT = 3
 # How a page is found. Few matches (by the planner's estimate): the exact path reads them all through the GIN
 # index and groups them by chat. Many: walking the scope's messages newest first finds the newest chats after a
 # few thousand rows, where reading every match would take hundreds of milliseconds. The walk is bounded; a query
-# whose matches it does not meet in time goes the exact way after all.
+# whose matches it does not meet in time goes the exact way after all. Both read only the tab asked for: each
+# message carries its chat's mode, and the «Оператор» tab has its own two indexes (migration 0012), so its few
+# chats are not found among the bot's many.
 EXACT_UP_TO = 3000  # estimated matching messages
 WALK_STEP = 4000  # messages per round trip of the walk
 WALK_BUDGET = 32_000  # messages walked at most
@@ -171,7 +173,7 @@ async def search(
         return SearchPage(total_chats=0, total_is_exact=True, items=[], next_cursor=None)
     tsquery = " & ".join(terms)
     ranked = None
-    if (estimate := await _most_matches(conn, account_ids, terms)) > EXACT_UP_TO:
+    if (estimate := await _most_matches(conn, account_ids, terms, mode)) > EXACT_UP_TO:
         ranked = await _walk(conn, account_ids, tsquery, mode, after, limit, estimate)
     if ranked is None:
         ranked = await _exact(conn, account_ids, tsquery, mode, after, limit)
@@ -201,12 +203,13 @@ async def search(
     return SearchPage(total_chats=total, total_is_exact=exact, items=items, next_cursor=next_cursor)
 
 
-async def _most_matches(conn: Conn, account_ids: list[int], terms: list[str]) -> float:
-    """About how many messages match at most: the planner's estimate for the rarest word. (Its estimate for all the
-    words at once assumes they are independent, and words that go together — «горный велосипед» — are not.)"""
+async def _most_matches(conn: Conn, account_ids: list[int], terms: list[str], mode: str | None) -> float:
+    """About how many messages of the tab match at most: the planner's estimate for the rarest word. (Its estimate
+    for all the words at once assumes they are independent, and words that go together — «горный велосипед» — are
+    not.)"""
     estimates = []
     for term in terms:
-        plan = msgspec.json.decode(await conn.fetchval(queries.search_estimate, account_ids, term))
+        plan = msgspec.json.decode(await conn.fetchval(queries.search_estimate, account_ids, term, mode))
         estimates.append(float(plan[0]["Plan"]["Plan Rows"]))
     return min(estimates)
 
@@ -215,7 +218,10 @@ async def _exact(
     conn: Conn, account_ids: list[int], tsquery: str, mode: str | None, after: _Cursor | None, limit: int
 ) -> _Ranked:
     after_at, after_id = (after.at, after.chat_id) if after else (None, None)
-    found = await conn.fetch(queries.search_chats, account_ids, tsquery, mode, after_at, after_id, limit + 1)
+    if mode == "operator":  # the tab's own index (see search.sql)
+        found = await conn.fetch(queries.search_chats_operator, account_ids, tsquery, after_at, after_id, limit + 1)
+    else:
+        found = await conn.fetch(queries.search_chats, account_ids, tsquery, mode, after_at, after_id, limit + 1)
     return _Ranked(
         chats=[(r["chat_id"], r["last_match_at"]) for r in found],
         counts={r["chat_id"]: r["match_count"] for r in found},
@@ -241,7 +247,10 @@ async def _walk(
     edge = (after.at, _NEWEST[1]) if after else _NEWEST
     walked = 0
     while True:
-        rows = await conn.fetch(queries.search_walk, account_ids, tsquery, *edge, WALK_STEP, mode)
+        if mode == "operator":  # the tab's own index (see search.sql)
+            rows = await conn.fetch(queries.search_walk_operator, account_ids, tsquery, *edge, WALK_STEP)
+        else:
+            rows = await conn.fetch(queries.search_walk, account_ids, tsquery, *edge, WALK_STEP, mode)
         met = [r["chat_id"] for r in rows if r["matched"] and r["chat_id"] not in newest]
         for r in rows:
             if r["matched"]:

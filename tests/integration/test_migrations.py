@@ -43,7 +43,8 @@ async def test_apply_all_to_empty_database(empty_database_url: str) -> None:
         }
         for name in (
             "messages_search_idx", "messages_text_trgm_idx", "messages_chat_idx", "chats_tab_idx",
-            "inbox_pending_idx", "outbound_pending_idx", "kb_chunks_tsv_idx", "users_login_key",
+            "messages_operator_search_idx", "inbox_pending_idx", "outbound_pending_idx", "kb_chunks_tsv_idx",
+            "users_login_key",
         ):  # fmt: skip
             assert name in indexes
 

@@ -118,6 +118,12 @@ async def test_the_bot_and_operator_filter_follows_who_leads_the_chat(
     assert chat_ids(found(boss, "гироскутер", mode="bot")) == [led_by_bot["id"]]
     assert chat_ids(found(boss, "гироскутер")) == [taken["id"], led_by_bot["id"]]
     assert boss.get("/api/v1/search", params={"q": "гироскутер", "mode": "mine"}).status_code == 400
+    # A message written after the switch is in the operator's tab too; handed back, the chat leaves it whole.
+    await write(stack, "Самокат тоже без зарядки", chat=taken)
+    assert chat_ids(found(boss, "самокат", mode="operator")) == [taken["id"]]
+    assert boss.post(f"/api/v1/chats/{taken['id']}/mode", json={"mode": "bot"}).status_code == 200
+    assert found(boss, "самокат", mode="operator")["items"] == found(boss, "гироскутер", mode="operator")["items"] == []
+    assert chat_ids(found(boss, "самокат", mode="bot")) == [taken["id"]]
 
 
 async def test_an_operator_never_finds_messages_of_an_account_not_granted_to_them(

@@ -131,3 +131,5 @@ async def test_an_echo_of_our_send_is_ours_even_before_the_send_answered(
     assert chat["mode"] == "operator" and chat["unread_count"] == 0  # Anna took it, and has read it
     change = await pool.fetchrow("SELECT from_mode, to_mode, reason FROM chat_mode_changes")
     assert dict(change) == {"from_mode": "bot", "to_mode": "operator", "reason": "avito_app"}
+    # Every message of the chat now carries its mode (search's «Оператор» tab reads it), Anna's own included.
+    assert {r["chat_mode"] for r in await pool.fetch("SELECT chat_mode FROM messages")} == {"operator"}
