@@ -103,6 +103,7 @@ def main() -> int:
                 "missing_replies": missing,
                 "peak_unanswered": peak_waiting,
                 "unmatched_sends": clock.unmatched,
+                "webhooks": clock.delivery_failures(),
             }
             [row] = asyncio.run(stack.fetch(
                 "SELECT (SELECT count(*) FROM chats) AS chats, (SELECT count(*) FROM bot_turns) AS turns, "

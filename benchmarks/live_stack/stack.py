@@ -88,6 +88,24 @@ class ReplyClock:
                 acked[d.message_id] = d.at
         return acked
 
+    def delivery_failures(self) -> dict[str, object]:
+        """How the sandbox's webhook deliveries went wrong: attempts that failed (0: timeout or refused; else the
+        status), and messages whose every attempt failed — the app learns of those only by its unread poll."""
+        with self.state._lock:
+            deliveries = list(self.state.deliveries)
+        failed: dict[str, int] = {}
+        delivered: set[str] = set()
+        tried: set[str] = set()
+        for d in deliveries:
+            if d.dropped:
+                continue
+            tried.add(d.message_id)
+            if 200 <= d.status < 300:
+                delivered.add(d.message_id)
+            else:
+                failed[str(d.status)] = failed.get(str(d.status), 0) + 1
+        return {"failed_attempts_by_status": failed, "messages_never_delivered": len(tried - delivered)}
+
 
 class LiveStack:
     def __init__(self, root: Path, *, accounts: int, hosts: int, account_rate: float | None, seed: int = 5) -> None:
