@@ -160,45 +160,46 @@ async def avito_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 405, {"error": "Only POST is accepted here."})
         return
     state = Litestar.from_scope(scope).state
+    status, answer, stored = await _take(state, scope, receive)
+    await _answer(send, status, answer)
+    if stored is not None:  # after the answer, as Avito need not wait for it: wake the session, publish events
+        await _after_commit(state.get("dispatcher"), state.get("publisher"), *stored)
+
+
+async def _take(
+    state: Any, scope: Scope, receive: Receive
+) -> tuple[int, dict[str, Any], tuple[Ingested, list[Event]] | None]:
+    """The delivery checked and stored: the answer's status and body, and for a new message what it stored and the
+    events to publish once answered."""
     secret = scope["path"].strip("/")
     target = await state.webhook_targets.find(secret) if secret and "/" not in secret else None
     if target is None:
-        await _answer(send, 404, {"error": "Unknown webhook address."})
-        return
+        return 404, {"error": "Unknown webhook address."}, None
     try:
         body = await _read_body(scope, receive)
     except _TooLarge:
-        await _answer(send, 413, {"error": f"The body is larger than {MAX_BODY} bytes."})
-        return
+        return 413, {"error": f"The body is larger than {MAX_BODY} bytes."}, None
     try:
         payload = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        await _answer(send, 400, {"error": "The body is not JSON."})
-        return
+        return 400, {"error": "The body is not JSON."}, None
     if not isinstance(payload, dict):
-        await _answer(send, 400, {"error": "The body must be a JSON object."})
-        return
+        return 400, {"error": "The body must be a JSON object."}, None
     pool: asyncpg.Pool = state.db_pool
     inner = payload.get("payload")
     kind = str(inner.get("type") or "unknown") if isinstance(inner, dict) else "unknown"
     if kind != "message":  # a payload type this version does not know: kept, not processed
         await store_other(pool, target.account_id, kind, payload)
-        await _answer(send, 200, {"ok": True, "stored": "ignored"})
-        return
+        return 200, {"ok": True, "stored": "ignored"}, None
     try:
         event = msgspec.convert(payload, WebhookEvent, strict=False)
     except msgspec.ValidationError as exc:
         await store_other(pool, target.account_id, "invalid:message", payload)
-        await _answer(send, 400, {"error": f"Not a valid message delivery: {exc}"})
-        return
+        return 400, {"error": f"Not a valid message delivery: {exc}"}, None
     if event.payload.value is None:  # a message delivery without its message: kept for audit, nothing to do
         await ingest(pool, target.account_id, target.avito_user_id, event, payload)
-        await _answer(send, 200, {"ok": True, "stored": "ignored"})
-        return
+        return 200, {"ok": True, "stored": "ignored"}, None
     stored = await state.ingest_queue.ingest(target.account_id, target.avito_user_id, event, body)
     if stored.duplicate:
-        await _answer(send, 200, {"ok": True, "stored": "duplicate"})
-        return
-    await _answer(send, 200, {"ok": True, "stored": "message"})
-    # After the answer, as Avito need not wait for it: wake the chat's session, publish the events.
-    await _after_commit(state.get("dispatcher"), state.get("publisher"), stored, _events(target, event, stored))
+        return 200, {"ok": True, "stored": "duplicate"}, None
+    return 200, {"ok": True, "stored": "message"}, (stored, _events(target, event, stored))
