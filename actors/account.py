@@ -16,12 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 import msgspec
 
 from core import db
-from core.avito.client import SYNC_CHAT_TYPES, AvitoClient, OAuthTokenSource
+from core.avito.client import SYNC_CHAT_TYPES, AvitoClient, OAuthTokenSource, http_session
 from core.avito.payloads import Chat, Message, TokenResponse, WebhookEvent, WebhookMessage, WebhookPayload
 from core.security import SecretBox
 from core.settings import Settings
@@ -164,7 +164,7 @@ class AccountSession:
         self.account_id = account_id
         self._box = SecretBox(settings.secret())
         self._pool: asyncpg.Pool | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._client: AvitoClient | None = None
         self._started = asyncio.Lock()
         self.user_id = 0
@@ -182,7 +182,7 @@ class AccountSession:
         secrets = await account_store.load_secrets(self._pool, self._box, self.account_id)
         info = await account_store.get_account(self._pool, self.account_id)
         self.user_id = secrets.avito_user_id
-        self._http = httpx.AsyncClient(timeout=15, limits=httpx.Limits(max_connections=32))
+        self._http = http_session(timeout=15, connections=32)
         credentials = secrets.credentials
 
         async def keep(token: TokenResponse) -> None:
@@ -222,7 +222,7 @@ class AccountSession:
 
     async def aclose(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
         if self._pool is not None:
             await self._pool.close()
         self._client = self._http = self._pool = None

@@ -20,13 +20,15 @@ Knowledge base
 --------------
 Each worker opens one snapshot of the knowledge base from ``DATABASE_URL``: a read-only repeatable-read
 transaction held for the worker's life. The retrieval index is built from the snapshot's rows once, not per turn,
-by the live path's own loader (:func:`core.kb.search.load_index`); the dense side runs the live path's own
-pgvector query (:func:`core.kb.search.fetch_dense`: same embedder, same SQL, same HNSW index, same
-``hnsw.ef_search``) inside that transaction, so retrieval is the live path's by construction — quirks included: the
-HNSW scan is approximate, and an in-memory exact top-64 gives different scores. The question is embedded one text
-at a time as live (a batched embedding differs in the last bits). A question's signals (lexical and dense) are
-computed once per worker and kept per distinct text; each search under a listing or category filter ranks them
-again (:meth:`graphs.retrieval.KnowledgeIndex.rank`), which is exactly what ``search`` does after computing them.
+by the live path's own loader (:func:`core.kb.search.load_index`); the dense side finds the nearest chunks as the
+live path does — exactly in memory for a base of up to ``IN_MEMORY_DENSE_MAX`` chunks
+(:func:`core.kb.search.nearest_in_memory`), else by the live path's own pgvector query
+(:func:`core.kb.search.fetch_dense`: same embedder, same SQL, same HNSW index, same ``hnsw.ef_search``) inside
+that transaction — so retrieval is the live path's by construction, quirks included (an HNSW scan is
+approximate). The question is embedded one text at a time as live (a batched embedding differs in the last bits).
+A question's signals (lexical and dense) are computed once per worker and kept per distinct text; each search
+under a listing or category filter ranks them again (:meth:`graphs.retrieval.KnowledgeIndex.rank`), which is
+exactly what ``search`` does after computing them.
 
 A knowledge-base edit during a replay does not change the rows a worker reads, with one exception: an edit adds
 entries to the HNSW graph, which an approximate scan may walk differently even though it returns only rows of the
@@ -358,15 +360,17 @@ class KnowledgeSnapshot:
         await self._transaction.rollback()
 
     async def dense_scores(self, query: str) -> dict[ChunkKey, float] | None:
-        """The live path's dense scores for ``query``: its embedding (one text at a time, as live) and the nearest
-        chunks pgvector returns for it."""
+        """The live path's dense scores for ``query``: its embedding (one text at a time, as live) and its nearest
+        chunks, found as live (`core.kb.search.nearest_in_memory`, else pgvector)."""
         if self._dense_sql is None or self.embedder is None:
             return None
-        from core.kb.search import fetch_dense
+        from core.kb.search import fetch_dense, nearest_in_memory
         from graphs.retrieval import embed_queries
 
         vector = embed_queries(self.embedder, [query])[0]
         self.embedded += 1
+        if (nearest := nearest_in_memory(self.index, vector)) is not None:
+            return nearest
         async with self._lock:
             return await fetch_dense(self.conn, self._dense_sql, vector)
 

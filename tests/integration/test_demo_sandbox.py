@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from core.avito.client import AvitoClient, OAuthTokenSource
+from core.avito.client import AvitoClient, OAuthTokenSource, http_session
 from core.avito.payloads import BlacklistEntry
 from core.avito.sandbox import Sandbox, SandboxAccount, SandboxConfig, SandboxState, item_image
 from core.embedded import free_port
@@ -54,7 +54,7 @@ def moved(world: dict[str, Any], old_url: str, new_url: str) -> Any:
 
 async def operator_side(sandbox: Sandbox, shop: SandboxAccount, chat_id: str, photo: bytes) -> None:
     """What the app does in a chat, through the Avito client: replies, an image, a deletion, read, a blacklist."""
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_session(timeout=10) as http:
         tokens = OAuthTokenSource(http, shop.client_id, shop.client_secret, base_url=sandbox.url)
         client = AvitoClient(tokens, shop.user_id, base_url=sandbox.url, http=http)
         await client.send_text(chat_id, "Да, продаётся.")

@@ -106,7 +106,7 @@ async def test_categories_and_synonyms(pool: asyncpg.Pool) -> None:
 
 
 async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: asyncpg.Pool) -> None:
-    from core.kb.search import KnowledgeBase, dense_sql
+    from core.kb.search import KnowledgeBase, dense_sql, fetch_dense, load_index, nearest_in_memory
     from graphs.retrieval import LocalEmbedder
 
     embedder = LocalEmbedder("use")
@@ -125,6 +125,16 @@ async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: 
 
     hits = await KnowledgeBase(pool, embedder).search("привезёте велосипед домой?", top_k=3)
     assert hits[0].external_id == "d1"
+
+    # A base this small is searched in memory: the same nearest chunks as pgvector's answer, the same cosines.
+    async with pool.acquire() as conn:
+        index = await load_index(conn, embedder)
+        for question in ("привезёте велосипед домой?", "можно оплатить картой", "гарантия на раму"):
+            vector = embedder.embed_queries([question])[0]
+            in_memory = nearest_in_memory(index, vector)
+            from_pgvector = await fetch_dense(conn, dense_sql(embedder), vector)
+            assert in_memory is not None and in_memory.keys() == from_pgvector.keys()
+            assert all(abs(in_memory[key] - from_pgvector[key]) < 1e-5 for key in in_memory)
 
     # Switching embedders: reindex re-embeds every chunk with the new one and creates its index.
     other = LocalEmbedder("wordllama")

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from litestar import Litestar, Request, Response, post
 
-from core.avito.client import AvitoClient, OAuthTokenSource, RetryPolicy
+from core.avito.client import AvitoClient, OAuthTokenSource, RetryPolicy, http_session
 from core.avito.payloads import WebhookEvent
 from core.avito.sandbox import Sandbox, SandboxAccount, SandboxConfig, buyer_texts
 from core.embedded import free_port
@@ -92,7 +92,7 @@ def account(sandbox: Sandbox) -> SandboxAccount:
 
 @pytest.fixture
 async def client(sandbox: Sandbox, account: SandboxAccount) -> AsyncIterator[AvitoClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_session(timeout=10) as http:
         tokens = OAuthTokenSource(http, account.client_id, account.client_secret, base_url=sandbox.url)
         yield AvitoClient(
             tokens, account.user_id, base_url=sandbox.url, http=http, retry=RetryPolicy(backoff_base=0.02)

@@ -348,3 +348,20 @@ def test_local_embedder_is_offline_and_normalised() -> None:
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-4)
     with pytest.raises(ValueError):
         LocalEmbedder("no-such-model")  # type: ignore[arg-type]
+
+
+def test_nearest_in_memory_is_the_exact_top_of_a_bigger_base() -> None:
+    from core.kb.search import DENSE_CANDIDATES, nearest_in_memory
+    from graphs.retrieval import l2_normalise
+
+    articles = [Article(f"a{i}", f"Товар номер {i}", f"Описание товара {i}.", category="products") for i in range(150)]
+    vectors = np.random.default_rng(5).normal(size=(150, 16)).astype(np.float32)
+    index = KnowledgeIndex(articles, chunk_vectors=vectors)
+    assert len(index.chunks) == 150
+    question = np.random.default_rng(6).normal(size=16).astype(np.float32)
+    cosines = l2_normalise(vectors) @ l2_normalise(question)[0]
+    expected = {(f"a{i}", 0): float(cosines[i]) for i in np.argsort(-cosines)[:DENSE_CANDIDATES]}
+    found = nearest_in_memory(index, question)
+    assert found is not None and found.keys() == expected.keys()
+    assert all(abs(found[key] - expected[key]) < 1e-6 for key in found)
+    assert nearest_in_memory(KnowledgeIndex(articles), question) is None  # no vectors: pgvector's turn

@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 import msgspec
 
 from core.avito.sandbox.config import RUNTIME_FIELDS, Fault, SandboxAccount, SandboxConfig
@@ -72,7 +72,7 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator, WorldFile):
         self.deliveries: list[Delivery] = []
         self.calls: list[RecordedCall] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._simulator: asyncio.Task[None] | None = None
         self._autosaver: asyncio.Task[None] | None = None
@@ -424,7 +424,8 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator, WorldFile):
 
     async def startup(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._http = httpx.AsyncClient()
+        # Like Avito, deliveries go out over many connections at once, each kept open for the next one.
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, limit_per_host=256))
         if self.state_file is not None:
             if self.restored:
                 self._rebase_upload_urls()
@@ -443,5 +444,5 @@ class SandboxState(AvitoViews, WebhookSender, BuyerSimulator, WorldFile):
         if self.state_file is not None:
             self.save()
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
