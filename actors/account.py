@@ -23,6 +23,7 @@ import msgspec
 from core import db
 from core.avito.client import SYNC_CHAT_TYPES, AvitoClient, OAuthTokenSource, http_session
 from core.avito.payloads import Chat, Message, TokenResponse, WebhookEvent, WebhookMessage, WebhookPayload
+from core.heap import freeze_start_up_heap
 from core.security import SecretBox
 from core.settings import Settings
 from core.store import accounts as account_store
@@ -219,6 +220,7 @@ class AccountSession:
         rate = float(info.settings.get("rate_limit_per_second") or DEFAULT_RATE)
         self.limiter = RateLimiter(rate, int(info.settings.get("rate_limit_burst") or DEFAULT_BURST))
         self._client = AvitoClient(tokens, secrets.avito_user_id, base_url=secrets.api_url, http=self._http)
+        freeze_start_up_heap()
 
     async def aclose(self) -> None:
         if self._http is not None:

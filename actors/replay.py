@@ -334,8 +334,7 @@ class KnowledgeSnapshot:
         self._transaction = transaction
         self._dense_sql = dense_sql(embedder) if self.embedder is not None else None
         self._signals: OrderedDict[str, Signals] = OrderedDict()
-        per_question = 1024 + 24 * len(index.chunks) + 4 * len(index.articles)  # 5-6 float32 arrays and the terms
-        self._cache_size = max(SIGNAL_CACHE_MIN, SIGNAL_CACHE_BYTES // per_question)
+        self._cache_size = max(SIGNAL_CACHE_MIN, SIGNAL_CACHE_BYTES // index.signals_bytes)
         self._lock = asyncio.Lock()  # one connection: the LLM engine's concurrent turns take turns on it
         self.embedded = 0
 

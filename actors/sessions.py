@@ -28,6 +28,7 @@ from actors.account import split_reply
 from actors.registry import Accounts, RayAccounts
 from core import db
 from core.events import ChatUpdated, Event, MessageNew, ModeChanged, Publisher
+from core.heap import freeze_start_up_heap
 from core.kb.search import KnowledgeBase, embedder_for
 from core.scenarios import DEFAULT_ID, get_version
 from core.services import Services
@@ -150,6 +151,7 @@ class Live:
         spec = await get_version(self.pool, DEFAULT_ID)
         offline = Runtime(search=self.runtime.search)  # never a model call for a warm-up
         await run_turn(compile_scenario(spec), TurnInput(message="Здравствуйте, доставка есть?"), offline)
+        freeze_start_up_heap()
 
     async def scenario(self, context: ChatContext) -> CompiledScenario:
         """The live version of the account's scenario, compiled once per (scenario, version). An account whose

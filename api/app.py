@@ -140,6 +140,7 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
     from actors.dispatcher import Dispatcher, RayHost
     from actors.registry import HOST_PREFIX, deployment_key
     from actors.sessions import Live, SessionHost, SessionHostActor
+    from core.heap import freeze_start_up_heap
 
     if options.in_process:
         accounts = app.state.accounts
@@ -162,6 +163,7 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
         await asyncio.gather(*(h.warm_up.remote() for h in handles))
         hosts = [RayHost(h) for h in handles]
         app.state.session_hosts = handles
+    freeze_start_up_heap()  # the web process's own libraries and Ray's client, loaded by now
     dispatcher = Dispatcher(app.state.db_pool, hosts, sweep_every=options.sweep_every)
     app.state.dispatcher = dispatcher
     dispatcher.start()

@@ -99,6 +99,9 @@ def run_phase(stack: LiveStack, rate: float, seconds: float, per_chat: int, text
         key = f"{turn['route']}{' (handoff)' if turn['handoff'] else ''}"
         routes[key] = routes.get(key, 0) + 1
     latency = percentiles([replied - at for _, _, at, replied in replies])
+    by_second: dict[int, list[float]] = {}
+    for _, _, at, replied in replies:
+        by_second.setdefault(int(at - begin), []).append(replied - at)
     return {
         "rate": rate,
         "messages": count,
@@ -107,6 +110,8 @@ def run_phase(stack: LiveStack, rate: float, seconds: float, per_chat: int, text
         "reply": latency,
         "reply_new_chat": percentiles([replied - at for _, first, at, replied in replies if first]),
         "reply_follow_up": percentiles([replied - at for _, first, at, replied in replies if not first]),
+        # Where in the phase the slow replies were: a stall shows as a run of slow seconds, saturation as a climb.
+        "reply_max_ms_by_second": [round(1000 * max(by_second.get(n, [0.0]))) for n in range(int(seconds) + 1)],
         "webhook_ack": percentiles([acked[m] - at for m, _, at, _ in replies if m in acked]),
         "scenario_run": percentiles([t["latency_ms"] / 1000 for t in turns]),
         "routes": routes,

@@ -29,6 +29,7 @@ from graphs.retrieval import (
     KnowledgeIndex,
     LocalEmbedder,
     OpenAIEmbedder,
+    Signals,
     embed_queries,
     l2_normalise,
 )
@@ -48,6 +49,10 @@ VERSION_CHECK_SECONDS = 1.0
 # Question vectors kept per process, by exact text (~2 KiB each): embedding is most of a live turn's CPU, and
 # buyers often send the same words — Avito offers them preset first messages ("Здравствуйте! Ещё продаёте?").
 QUERY_VECTORS_KEPT = 2048
+# Memory for the signals of recent questions on the current index (`KnowledgeIndex.signals_bytes` each: ~2 KiB on
+# the demo shop's 82 passages, ~250 KiB on 10,000), at most QUERY_VECTORS_KEPT of them: a repeated question skips
+# its lexical analysis and scoring as well as its embedding.
+QUESTION_SIGNALS_BYTES = 16 * 2**20
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -145,6 +150,10 @@ class KnowledgeBase:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # question text → its vector, least recent first
         self.vectors_reused = 0
         self.vectors_embedded = 0
+        self._signals: OrderedDict[str, Signals] = OrderedDict()  # question text → its signals on _signals_index
+        self._signals_index: KnowledgeIndex | None = None
+        self._signals_kept = 0
+        self.signals_reused = 0
 
     async def index(self) -> KnowledgeIndex:
         """The current index; re-reads the change counter at most once per VERSION_CHECK_SECONDS."""
@@ -191,19 +200,34 @@ class KnowledgeBase:
         item_id: int | None = None,
     ) -> list[Hit]:
         index = await self.index()
-        dense: dict[tuple[str, int], float] | None = None
-        query_vector = None
+        return index.rank(
+            await self._signals_of(index, query),
+            top_k=top_k,
+            categories=list(categories) if categories is not None else None,
+            item_title=item_title,
+            item_id=item_id,
+        )
+
+    async def _signals_of(self, index: KnowledgeIndex, query: str) -> Signals:
+        """The question's signals on ``index`` (lexical and dense), computed once per distinct text while the
+        index lasts: `KnowledgeIndex.rank` ranks them again under each listing and category filter."""
+        if self._signals_index is not index:
+            self._signals.clear()
+            self._signals_index = index
+            self._signals_kept = min(QUERY_VECTORS_KEPT, max(1, QUESTION_SIGNALS_BYTES // index.signals_bytes))
+        if (found := self._signals.get(query)) is not None:
+            self._signals.move_to_end(query)
+            self.signals_reused += 1
+            return found
+        dense: dict[ChunkKey, float] | None = None
         if self.embedder is not None and self._dense_sql is not None and index.chunk_vectors is not None:
             query_vector = await self._query_vector(query)
             if (dense := nearest_in_memory(index, query_vector)) is None:
                 async with self.pool.acquire() as conn:
                     dense = await fetch_dense(conn, self._dense_sql, query_vector)
-        return index.search(
-            query,
-            top_k=top_k,
-            categories=list(categories) if categories is not None else None,
-            item_title=item_title,
-            item_id=item_id,
-            dense_scores=dense,
-            query_vector=query_vector,
-        )
+        found = index.signals(query, dense_scores=dense)
+        if self._signals_index is index:  # not rebuilt while this question waited for its vector
+            self._signals[query] = found
+            if len(self._signals) > self._signals_kept:
+                self._signals.popitem(last=False)
+        return found

@@ -360,6 +360,12 @@ class KnowledgeIndex:
         return l2_normalise(matrix)
 
     @property
+    def signals_bytes(self) -> int:
+        """About what one question's :class:`Signals` hold: five or six float32 arrays over the passages, and its
+        terms (for sizing caches of them)."""
+        return 1024 + 24 * len(self.chunks) + 4 * len(self.articles)
+
+    @property
     def chunk_vectors(self) -> np.ndarray | None:
         """The in-memory passage embeddings aligned with :attr:`chunks` (to store them in pgvector)."""
         return self._vectors

@@ -143,3 +143,32 @@ async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: 
     assert progress[-1] == (stats.chunks, stats.chunks)
     assert (await store.stats(pool)).embedders == {other.name: stats.chunks}
     assert await store.reindex(pool, other) == 0  # resumable: nothing left
+
+
+async def test_a_repeated_question_reuses_its_signals_until_the_base_changes(pool: asyncpg.Pool) -> None:
+    import asyncio
+
+    from core.kb.search import VERSION_CHECK_SECONDS, KnowledgeBase
+
+    await store.apply_import(pool, parse_json(SAMPLE.read_bytes()), embedder=None)
+    kb = KnowledgeBase(pool, None)
+    question = "есть ли у вас сертификат на самокат?"
+    first = await kb.search(question, top_k=3)
+    assert await kb.search(question, top_k=3) == first
+    assert kb.signals_reused == 1
+    # Under a listing the same signals are ranked again, not recomputed.
+    await kb.search(question, top_k=3, item_title="Горный велосипед Stels Navigator 700")
+    assert kb.signals_reused == 2
+
+    # An edit moves the base's version: the next search after the check interval sees it, not the cached signals.
+    await store.save_article(
+        pool,
+        ArticleIn(
+            external_id="d1", title="Сертификат на самокат", text="Сертификат на самокат есть.", category="delivery"
+        ),
+        embedder=None,
+    )
+    await asyncio.sleep(VERSION_CHECK_SECONDS + 0.1)
+    [best, *_] = await kb.search(question, top_k=3)
+    assert best.external_id == "d1" and best.external_id != first[0].external_id
+    assert kb.signals_reused == 2
