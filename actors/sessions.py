@@ -351,9 +351,11 @@ class SessionHost:
             "busy": sum(s.busy for s in self.sessions.values()),
             "activations": self.activations,
             "passivations": self.passivations,
-            # Questions embedded, and answered from an earlier embedding of the same text (KnowledgeBase).
+            # Questions embedded, and answered from an earlier embedding of the same text (KnowledgeBase), and
+            # questions that skipped their retrieval signals too (the same text on the same index).
             "query_vectors_embedded": knowledge.vectors_embedded if knowledge is not None else 0,
             "query_vectors_reused": knowledge.vectors_reused if knowledge is not None else 0,
+            "question_signals_reused": knowledge.signals_reused if knowledge is not None else 0,
         }
 
 

@@ -100,8 +100,11 @@ def run_phase(stack: LiveStack, rate: float, seconds: float, per_chat: int, text
         routes[key] = routes.get(key, 0) + 1
     latency = percentiles([replied - at for _, _, at, replied in replies])
     by_second: dict[int, list[float]] = {}
-    for _, _, at, replied in replies:
+    acks_by_second: dict[int, list[float]] = {}
+    for message, _, at, replied in replies:
         by_second.setdefault(int(at - begin), []).append(replied - at)
+        if message in acked:
+            acks_by_second.setdefault(int(at - begin), []).append(acked[message] - at)
     return {
         "rate": rate,
         "messages": count,
@@ -112,6 +115,9 @@ def run_phase(stack: LiveStack, rate: float, seconds: float, per_chat: int, text
         "reply_follow_up": percentiles([replied - at for _, first, at, replied in replies if not first]),
         # Where in the phase the slow replies were: a stall shows as a run of slow seconds, saturation as a climb.
         "reply_max_ms_by_second": [round(1000 * max(by_second.get(n, [0.0]))) for n in range(int(seconds) + 1)],
+        "webhook_ack_max_ms_by_second": [
+            round(1000 * max(acks_by_second.get(n, [0.0]))) for n in range(int(seconds) + 1)
+        ],
         "webhook_ack": percentiles([acked[m] - at for m, _, at, _ in replies if m in acked]),
         "scenario_run": percentiles([t["latency_ms"] / 1000 for t in turns]),
         "routes": routes,

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import numpy as np
@@ -148,6 +149,11 @@ class KnowledgeBase:
         self._lock = asyncio.Lock()
         self._dense_sql = dense_sql(embedder) if embedder is not None else None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # question text → its vector, least recent first
+        self._embedding_now: dict[str, asyncio.Future[np.ndarray]] = {}  # texts being embedded
+        # The local model is CPU work: one thread for it, since several at once would only take the interpreter
+        # from each other and from the event loop (at a burst of new questions, turns waited seconds for the
+        # loop). A remote endpoint waits on the network, so its calls go out side by side.
+        self._embed_in = ThreadPoolExecutor(1, "embedder") if isinstance(embedder, LocalEmbedder) else None
         self.vectors_reused = 0
         self.vectors_embedded = 0
         self._signals: OrderedDict[str, Signals] = OrderedDict()  # question text → its signals on _signals_index
@@ -176,14 +182,24 @@ class KnowledgeBase:
         return index
 
     async def _query_vector(self, query: str) -> np.ndarray:
-        """The question's embedding: the same text always gives the same vector, so a recent one is reused."""
+        """The question's embedding: the same text always gives the same vector, so a recent one is reused, and
+        turns asking for a text already being embedded wait for that embedding rather than making their own."""
         if (vector := self._vectors.get(query)) is not None:
             self._vectors.move_to_end(query)
             self.vectors_reused += 1
             return vector
+        if (pending := self._embedding_now.get(query)) is not None:
+            self.vectors_reused += 1
+            return (await asyncio.shield(pending))[0]
         assert self.embedder is not None
-        vector = (await asyncio.to_thread(embed_queries, self.embedder, [query]))[0]
-        vector.setflags(write=False)  # shared by every search of this text
+        pending = asyncio.get_running_loop().run_in_executor(self._embed_in, embed_queries, self.embedder, [query])
+        self._embedding_now[query] = pending
+        try:
+            vectors = await asyncio.shield(pending)  # a cancelled turn leaves the embedding to the others waiting
+        finally:
+            del self._embedding_now[query]
+        vectors.setflags(write=False)  # shared by every search of this text
+        vector = vectors[0]
         self._vectors[query] = vector
         if len(self._vectors) > QUERY_VECTORS_KEPT:
             self._vectors.popitem(last=False)

@@ -172,3 +172,19 @@ async def test_a_repeated_question_reuses_its_signals_until_the_base_changes(poo
     [best, *_] = await kb.search(question, top_k=3)
     assert best.external_id == "d1" and best.external_id != first[0].external_id
     assert kb.signals_reused == 2
+
+
+async def test_concurrent_turns_with_one_new_question_embed_it_once(pool: asyncpg.Pool) -> None:
+    import asyncio
+
+    from core.kb.search import KnowledgeBase
+    from graphs.retrieval import LocalEmbedder
+
+    embedder = LocalEmbedder("use")
+    await store.apply_import(pool, parse_json(SAMPLE.read_bytes()), embedder=embedder)
+    kb = KnowledgeBase(pool, embedder)
+    questions = ["доставка до двери есть?"] * 5 + ["а гарантия какая?"] * 3
+    results = await asyncio.gather(*(kb.search(q, top_k=2) for q in questions))
+    assert kb.vectors_embedded == 2  # one embedding per distinct text, however many turns asked at once
+    assert results[0] == results[4] and results[5] == results[7]
+    assert results[0][0].external_id != results[5][0].external_id
