@@ -228,8 +228,9 @@ class ChatSession:
                 return Turned(inbox_id=row.inbox_id, outcome=turn)
             handoff = turn.handoff
             parts = turn.outbound if turn.recorded else None
-        sent = await self._send_pending(context, row, parts)
-        await store.mark_processed(live.pool, row.inbox_id)
+        sent = await self._send_pending(context, row, parts)  # the last part's store marks the row processed
+        if not sent:
+            await store.mark_processed(live.pool, row.inbox_id)
         if sent:
             live.read_marks.add(context.account_id, context.avito_chat_id)
         return Turned(inbox_id=row.inbox_id, outcome="handed_off" if handoff else "answered", sent=sent)
@@ -283,18 +284,22 @@ class ChatSession:
         return context
 
     async def _send_pending(self, context: ChatContext, row: PendingRow, parts: list[Outbound] | None) -> int:
-        """Sends the row's pending parts: ``parts`` as the turn just queued them, or (None) as stored."""
+        """Sends the row's pending parts: ``parts`` as the turn just queued them, or (None) as stored; storing the
+        last one marks the row processed. Returns how many were sent."""
         live = self.live
         sent = 0
         if parts is None:
             parts = [o for o in await store.outbound_of(live.pool, row.inbox_id) if o.status == "pending"]
         recheck = row.attempts > 0  # an earlier attempt may have reached Avito before it died
-        for part in parts:
+        for n, part in enumerate(parts, 1):
             found = await self._already_on_avito(context, part) if recheck else None
             if found is None:
                 [message] = await live.accounts.send_text(context.account_id, context.avito_chat_id, part.text)
                 found = (message.id, message.created)
-            view = await store.store_sent_view(live.pool, part.id, found[0], context.account_user_id, found[1])
+            finishes = row.inbox_id if n == len(parts) else None
+            view = await store.store_sent_view(
+                live.pool, part.id, found[0], context.account_user_id, found[1], finishes=finishes
+            )
             await live.publish(MessageNew(account_id=context.account_id, chat_id=context.id, message=view))
             sent += 1
         return sent

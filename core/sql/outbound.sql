@@ -2,7 +2,8 @@
 SELECT id, part, text, status, avito_message_id, created_at FROM outbound WHERE inbox_id = $1 ORDER BY part;
 
 -- name: outbound_store_sent
--- Avito confirmed a send: the message (unless its echo stored it first) and the outbound row marked sent.
+-- Avito confirmed a send: the message (unless its echo stored it first) and the outbound row marked sent, and the
+-- inbox row $5 processed when this was its reply's last part.
 WITH msg AS (
     INSERT INTO messages (account_id, chat_id, avito_message_id, direction, author_kind, author_user_id,
                           avito_author_id, type, text, content, created_at)
@@ -25,6 +26,12 @@ chat AS (
     FROM msg, outbound o WHERE c.id = msg.chat_id AND o.id = $1
       AND (c.last_message_at IS NULL OR c.last_message_at <= $4)
     RETURNING c.id
+),
+-- The inbox row this send finishes ($5; NULL for none): the reply's last part marks its buyer message processed in
+-- the same transaction that marks the part sent, rather than one round trip later.
+done AS (
+    UPDATE inbox SET processed_at = now(), attempts = attempts + 1 WHERE id = $5 AND processed_at IS NULL
+    RETURNING id
 )
 -- After the id (what `store_sent` reads), the message as `message_view` shows it, so a send needs no second read.
 SELECT msg.id AS message_id, msg.inserted, msg.chat_id, msg.avito_message_id, msg.direction, msg.author_kind, msg.type,

@@ -237,15 +237,16 @@ async def outbound_of(conn: Conn, inbox_id: int) -> list[Outbound]:
 async def store_sent(conn: Conn, outbound_id: int, avito_message_id: str, author_id: int, created: int) -> int:
     """Avito took the message: it is stored (unless its echo was first) and the outbound row marked sent."""
     at = datetime.fromtimestamp(created, UTC) if created > 0 else datetime.now(UTC)
-    return await conn.fetchval(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at)
+    return await conn.fetchval(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at, None)
 
 
 async def store_sent_view(
-    conn: Conn, outbound_id: int, avito_message_id: str, author_id: int, created: int
+    conn: Conn, outbound_id: int, avito_message_id: str, author_id: int, created: int, *, finishes: int | None = None
 ) -> MessageView:
-    """`store_sent`, answering with the stored message as `message_view` shows it (one round trip, not two)."""
+    """`store_sent`, answering with the stored message as `message_view` shows it (one round trip, not two);
+    ``finishes``: the inbox row this part is the last of the reply to, marked processed in the same transaction."""
     at = datetime.fromtimestamp(created, UTC) if created > 0 else datetime.now(UTC)
-    row = await conn.fetchrow(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at)
+    row = await conn.fetchrow(queries.outbound_store_sent, outbound_id, avito_message_id, author_id, at, finishes)
     values = dict(row)
     values["id"] = values.pop("message_id")
     del values["inserted"]

@@ -133,3 +133,29 @@ async def test_an_echo_of_our_send_is_ours_even_before_the_send_answered(
     assert dict(change) == {"from_mode": "bot", "to_mode": "operator", "reason": "avito_app"}
     # Every message of the chat now carries its mode (search's «Оператор» tab reads it), Anna's own included.
     assert {r["chat_mode"] for r in await pool.fetch("SELECT chat_mode FROM messages")} == {"operator"}
+
+
+async def test_the_echo_of_a_send_already_stored_writes_nothing(app_server: AppServer, secret: str, pool) -> None:
+    from core.store.chats import store_sent
+
+    with app_server.client() as http:
+        http.post(f"/webhooks/avito/{secret}", json=delivery("Доставка есть?"))
+    chat = await pool.fetchrow("SELECT id, account_id FROM chats")
+    outbound_id = await pool.fetchval(
+        "INSERT INTO outbound (account_id, chat_id, kind, text, author_kind) VALUES ($1, $2, 'text', $3, 'bot') "
+        "RETURNING id",
+        chat["account_id"], chat["id"], "Да, доставляем.",
+    )  # fmt: skip
+    # Avito answered the send first; its echo comes after.
+    message_id = await store_sent(pool, outbound_id, "sent-1", ACCOUNT_USER, 1764000100)
+    before = await pool.fetchrow("SELECT last_message_id, unread_count FROM chats")
+    inbox_rows = await pool.fetchval("SELECT count(*) FROM inbox")
+    with app_server.client() as http:
+        echo = http.post(
+            f"/webhooks/avito/{secret}", json=delivery("Да, доставляем.", author=ACCOUNT_USER, id="sent-1")
+        )
+    assert echo.status_code == 200
+    assert [r["id"] for r in await pool.fetch("SELECT id FROM messages WHERE direction = 'out'")] == [message_id]
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == inbox_rows  # a duplicate delivery: nothing kept
+    assert await pool.fetchrow("SELECT last_message_id, unread_count FROM chats") == before
+    assert await pool.fetchval("SELECT mode FROM chats") == "bot"  # ours, not a person in Avito's app
