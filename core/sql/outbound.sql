@@ -4,20 +4,28 @@ SELECT id, part, text, status, avito_message_id, created_at FROM outbound WHERE 
 -- name: outbound_store_sent
 -- Avito confirmed a send: the message (unless its echo stored it first) and the outbound row marked sent, and the
 -- inbox row $5 processed when this was its reply's last part.
-WITH msg AS (
+WITH echoed AS (
+    -- The echo came first: `ingest_message` stored the message, linked it here and moved the chat's last message.
+    -- Nothing is written again (an insert would only meet the conflict, after its trigger locked the chat's row).
+    SELECT m.id, m.chat_id, false AS inserted, m.avito_message_id, m.direction, m.author_kind, m.type, m.text,
+           m.content, m.created_at, m.author_user_id
+    FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = $1 AND m.avito_message_id = $2
+),
+msg AS (
     INSERT INTO messages (account_id, chat_id, avito_message_id, direction, author_kind, author_user_id,
                           avito_author_id, type, text, content, created_at)
     SELECT o.account_id, o.chat_id, $2, 'out', o.author_kind, o.author_user_id, $3, o.kind, o.text,
            CASE WHEN o.kind = 'image' THEN jsonb_build_object('image', jsonb_build_object('sizes', o.image -> 'sizes'))
                 ELSE jsonb_build_object('text', o.text) END, $4
-    FROM outbound o WHERE o.id = $1
+    FROM outbound o WHERE o.id = $1 AND NOT EXISTS (SELECT FROM echoed)
     ON CONFLICT (account_id, avito_message_id) DO UPDATE SET author_user_id = messages.author_user_id
     RETURNING id, chat_id, (xmax = 0) AS inserted, avito_message_id, direction, author_kind, type, text, content,
               created_at, author_user_id
 ),
+stored AS (SELECT * FROM msg UNION ALL SELECT * FROM echoed),
 sent AS (
     UPDATE outbound o SET status = 'sent', avito_message_id = $2, sent_at = now(), attempts = o.attempts + 1,
-                          message_id = (SELECT id FROM msg)
+                          message_id = (SELECT id FROM stored)
     WHERE o.id = $1 RETURNING o.id
 ),
 chat AS (
@@ -34,8 +42,9 @@ done AS (
     RETURNING id
 )
 -- After the id (what `store_sent` reads), the message as `message_view` shows it, so a send needs no second read.
-SELECT msg.id AS message_id, msg.inserted, msg.chat_id, msg.avito_message_id, msg.direction, msg.author_kind, msg.type,
-       msg.text, msg.content, msg.created_at, msg.author_user_id FROM msg;
+SELECT stored.id AS message_id, stored.inserted, stored.chat_id, stored.avito_message_id, stored.direction,
+       stored.author_kind, stored.type, stored.text, stored.content, stored.created_at, stored.author_user_id
+FROM stored;
 
 -- name: outbound_mark_failed
 UPDATE outbound SET status = CASE WHEN $3 THEN 'failed' ELSE status END, attempts = attempts + 1,

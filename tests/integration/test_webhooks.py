@@ -12,6 +12,7 @@ import pytest
 from core.security import SecretBox
 from core.settings import Settings
 from core.store.accounts import Credentials, upsert_account
+from core.store.chats import store_sent_view
 from tests.conftest import AppServer
 
 ACCOUNT_USER = 301000001
@@ -117,16 +118,26 @@ async def test_an_echo_of_our_send_is_ours_even_before_the_send_answered(
         "INSERT INTO outbound (account_id, chat_id, kind, text, author_kind) VALUES ($1, $2, 'text', $3, 'bot')",
         chat["account_id"], chat["id"], "Да, доставляем по всей России.",
     )  # fmt: skip
+    echoed = delivery("Да, доставляем по всей России.", author=ACCOUNT_USER)
     with app_server.client() as http:
-        echo = http.post(
-            f"/webhooks/avito/{secret}", json=delivery("Да, доставляем по всей России.", author=ACCOUNT_USER)
-        )
+        echo = http.post(f"/webhooks/avito/{secret}", json=echoed)
+    outbound = await pool.fetchrow("SELECT id, message_id FROM outbound")
+    assert outbound["message_id"] is not None  # the echo told the outbox which message it became
+
+    # Then Avito's answer to the send: the outbound row is marked sent with the message the echo stored.
+    chat_before = await pool.fetchrow("SELECT last_message_id, last_message_at, updated_at FROM chats")
+    avito_id = echoed["payload"]["value"]["id"]
+    view = await store_sent_view(pool, outbound["id"], avito_id, ACCOUNT_USER, echoed["payload"]["value"]["created"])
+    assert view.id == outbound["message_id"] and view.author_kind == "bot" and view.avito_message_id == avito_id
+    sent = await pool.fetchrow("SELECT status, avito_message_id, message_id FROM outbound")
+    assert dict(sent) == {"status": "sent", "avito_message_id": avito_id, "message_id": view.id}
+    assert await pool.fetchrow("SELECT last_message_id, last_message_at, updated_at FROM chats") == chat_before
+
+    with app_server.client() as http:
         person = http.post(f"/webhooks/avito/{secret}", json=delivery("Это Анна, отвечу сама.", author=ACCOUNT_USER))
     assert echo.status_code == person.status_code == 200
     rows = await pool.fetch("SELECT author_kind, direction, text FROM messages ORDER BY id")
     assert [(r["author_kind"], r["direction"]) for r in rows] == [("client", "in"), ("bot", "out"), ("operator", "out")]
-    outbound = await pool.fetchrow("SELECT message_id FROM outbound")
-    assert outbound["message_id"] is not None  # the echo told the outbox which message it became
     chat = await pool.fetchrow("SELECT mode, unread_count FROM chats")
     assert chat["mode"] == "operator" and chat["unread_count"] == 0  # Anna took it, and has read it
     change = await pool.fetchrow("SELECT from_mode, to_mode, reason FROM chat_mode_changes")
