@@ -3,8 +3,8 @@
 The lexical side (BM25 over lemmas, character n-grams, synonyms, transliteration) runs in memory on an index
 built from the database (`load_index`) and rebuilt when the knowledge base's change counter moves (`kb_version`,
 bumped in the same transaction as every edit). The dense side is the question's DENSE_CANDIDATES nearest chunks
-by cosine (`nearest_chunks`): the question is embedded here; a base of up to IN_MEMORY_DENSE_MAX chunks is
-searched exactly in the process, over the vectors the index loaded from pgvector anyway, and a larger one by
+by cosine: the question is embedded here; a base of up to IN_MEMORY_DENSE_MAX chunks is searched exactly in the
+process, over the vectors the index loaded from pgvector anyway (`nearest_in_memory`), and a larger one by
 pgvector's HNSW index of the active embedder (`fetch_dense`). Both sides meet in `KnowledgeIndex.search`. Replay
 (actors/replay.py) uses the same pieces on a snapshot of the base.
 """
