@@ -15,26 +15,30 @@ LEFT JOIN items i ON i.id = c.item_id
 LEFT JOIN buyers b ON b.id = c.buyer_id
 WHERE c.id = $1;
 
--- name: item_upsert
--- A listing as a chat's context shows it.
-INSERT INTO items (account_id, avito_item_id, title, price, price_text, url, image_url, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (account_id, avito_item_id) DO UPDATE SET
-    title = EXCLUDED.title, price = EXCLUDED.price, price_text = EXCLUDED.price_text, url = EXCLUDED.url,
-    image_url = EXCLUDED.image_url, status = EXCLUDED.status
-RETURNING id;
-
--- name: buyer_upsert
-INSERT INTO buyers (avito_user_id, name, avatar_url, profile_url) VALUES ($1, $2, $3, $4)
-ON CONFLICT (avito_user_id) DO UPDATE SET
-    name = coalesce(nullif(EXCLUDED.name, ''), buyers.name),
-    avatar_url = coalesce(nullif(EXCLUDED.avatar_url, ''), buyers.avatar_url),
-    profile_url = coalesce(nullif(EXCLUDED.profile_url, ''), buyers.profile_url)
-RETURNING id;
-
 -- name: chat_set_details
--- The chat's listing and buyer, once Avito told us who and what.
-UPDATE chats SET item_id = coalesce($2, item_id), buyer_id = coalesce($3, buyer_id) WHERE id = $1;
+-- The chat's listing and buyer, once Avito told us who and what: both upserted and linked to the chat in one
+-- statement (one round trip and one commit, not three). $3 NULL: no listing; $10 NULL: no buyer.
+WITH item AS (
+    INSERT INTO items (account_id, avito_item_id, title, price, price_text, url, image_url, status)
+    SELECT $2::bigint, $3::bigint, $4::text, $5::numeric, $6::text, $7::text, $8::text, $9::text
+    WHERE $3::bigint IS NOT NULL
+    ON CONFLICT (account_id, avito_item_id) DO UPDATE SET
+        title = EXCLUDED.title, price = EXCLUDED.price, price_text = EXCLUDED.price_text, url = EXCLUDED.url,
+        image_url = EXCLUDED.image_url, status = EXCLUDED.status
+    RETURNING id
+),
+buyer AS (
+    INSERT INTO buyers (avito_user_id, name, avatar_url, profile_url)
+    SELECT $10::bigint, $11::text, $12::text, $13::text
+    WHERE $10::bigint IS NOT NULL
+    ON CONFLICT (avito_user_id) DO UPDATE SET
+        name = coalesce(nullif(EXCLUDED.name, ''), buyers.name),
+        avatar_url = coalesce(nullif(EXCLUDED.avatar_url, ''), buyers.avatar_url),
+        profile_url = coalesce(nullif(EXCLUDED.profile_url, ''), buyers.profile_url)
+    RETURNING id
+)
+UPDATE chats SET item_id = coalesce((SELECT id FROM item), item_id), buyer_id = coalesce((SELECT id FROM buyer), buyer_id)
+WHERE id = $1;
 
 -- name: chat_set_mode
 -- Switches a chat between bot and operator and records why; nothing happens (no row) when the chat is

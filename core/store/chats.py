@@ -120,37 +120,26 @@ def _price(price_string: str) -> Decimal | None:
 
 async def set_details(conn: Conn, context: ChatContext, chat: dict[str, Any]) -> bool:
     """Fills the chat's listing and buyer from Avito's chat answer; True if anything was learnt."""
-    item_id = buyer_id = None
+    item: tuple[Any, ...] = (None,) * 7
+    buyer: tuple[Any, ...] = (None,) * 4
     value = ((chat.get("context") or {}).get("value")) or None
     if value and value.get("id"):
         images = (value.get("images") or {}).get("main") or {}
-        item_id = await conn.fetchval(
-            queries.item_upsert,
-            context.account_id,
-            int(value["id"]),
-            value.get("title") or "",
-            _price(value.get("price_string") or ""),
-            value.get("price_string") or "",
-            value.get("url") or "",
-            next(iter(images.values()), ""),
-            str(value.get("status_id") or ""),
-        )
+        price_text = value.get("price_string") or ""
+        item = (int(value["id"]), value.get("title") or "", _price(price_text), price_text, value.get("url") or "",
+                next(iter(images.values()), ""), str(value.get("status_id") or ""))  # fmt: skip
     for user in chat.get("users") or []:
         if int(user.get("id") or 0) == context.account_user_id:
             continue
         profile = user.get("public_user_profile") or {}
         avatar = (profile.get("avatar") or {}).get("images") or {}
-        buyer_id = await conn.fetchval(
-            queries.buyer_upsert,
-            int(user["id"]),
-            user.get("name") or "",
-            avatar.get("128x128") or avatar.get("96x96") or next(iter(avatar.values()), ""),
-            profile.get("url") or "",
-        )
+        buyer = (int(user["id"]), user.get("name") or "",
+                 avatar.get("128x128") or avatar.get("96x96") or next(iter(avatar.values()), ""),
+                 profile.get("url") or "")  # fmt: skip
         break
-    if item_id is None and buyer_id is None:
+    if item[0] is None and buyer[0] is None:
         return False
-    await conn.execute(queries.chat_set_details, context.id, item_id, buyer_id)
+    await conn.execute(queries.chat_set_details, context.id, context.account_id, *item, *buyer)
     return True
 
 

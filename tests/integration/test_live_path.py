@@ -61,6 +61,8 @@ async def test_a_buyer_question_is_answered_from_the_knowledge_base(stack: Stack
     assert turn["trace"][0]["node"] == "start" and turn["latency_ms"] > 0
     item = await stack.pool.fetchrow("SELECT * FROM items WHERE id = $1", chat["item_id"])
     assert item["title"] and item["price"] > 0  # learnt from Avito's chat card: webhooks carry neither
+    buyer = await stack.pool.fetchrow("SELECT * FROM buyers WHERE id = $1", chat["buyer_id"])
+    assert buyer["name"] and buyer["avatar_url"].startswith("http")  # from the card too
     outbound = await stack.pool.fetch("SELECT status, avito_message_id FROM outbound WHERE chat_id = $1", chat["id"])
     assert [(o["status"], o["avito_message_id"]) for o in outbound] == [("sent", reply["id"])]
 
