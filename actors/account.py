@@ -220,7 +220,6 @@ class AccountSession:
         rate = float(info.settings.get("rate_limit_per_second") or DEFAULT_RATE)
         self.limiter = RateLimiter(rate, int(info.settings.get("rate_limit_burst") or DEFAULT_BURST))
         self._client = AvitoClient(tokens, secrets.avito_user_id, base_url=secrets.api_url, http=self._http)
-        freeze_start_up_heap()
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -459,6 +458,9 @@ class AccountActor:
 
     def __init__(self, settings: Settings, database_url: str, account_id: int) -> None:
         self.session = AccountSession(settings, database_url, account_id)
+        # Here, not in the session's start: in-process sessions (LocalAccounts) live in the web process, whose
+        # heap the app freezes itself, and a collection on an account's first call would stall its loop.
+        freeze_start_up_heap()
 
     async def send_text(self, chat_id: str, text: str) -> list[SentText]:
         return await self.session.send_text(chat_id, text)
