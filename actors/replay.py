@@ -25,7 +25,8 @@ live path does — exactly in memory for a base of up to ``IN_MEMORY_DENSE_MAX``
 (:func:`core.kb.search.nearest_in_memory`), else by the live path's own pgvector query
 (:func:`core.kb.search.fetch_dense`: same embedder, same SQL, same HNSW index, same ``hnsw.ef_search``) inside
 that transaction — so retrieval is the live path's by construction, quirks included (an HNSW scan is
-approximate). The question is embedded one text at a time as live (a batched embedding differs in the last bits).
+approximate). The question is embedded one text at a time as live (a batched embedding differs in the last bits),
+and, as live, only for an embedder the ranking weighs (`KnowledgeIndex.weighs_dense`).
 A question's signals (lexical and dense) are computed once per worker and kept per distinct text; each search
 under a listing or category filter ranks them again (:meth:`graphs.retrieval.KnowledgeIndex.rank`), which is
 exactly what ``search`` does after computing them.
@@ -329,8 +330,9 @@ class KnowledgeSnapshot:
         self.conn = conn
         self.index = index
         self.version = version
-        # Dense scores only where the live path has them: the active embedder's vectors are in the base.
-        self.embedder = embedder if index.chunk_vectors is not None else None
+        # Dense scores only where the live path has them: the active embedder's vectors are in the base and the
+        # ranking weighs its cosine (`KnowledgeIndex.weighs_dense`; the offline default's is not weighed).
+        self.embedder = embedder if index.weighs_dense else None
         self._transaction = transaction
         self._dense_sql = dense_sql(embedder) if self.embedder is not None else None
         self._signals: OrderedDict[str, Signals] = OrderedDict()

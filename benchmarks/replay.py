@@ -7,9 +7,9 @@ the local embedder, as `avibot up` loads it).
 Prints one JSON object: conversations/s and client messages (turns)/s per worker count (setup — actor start,
 snapshot, models — measured apart from the replay itself), the 1 → 2 scaling ratio, whether both runs gave the
 same results (the determinism digest), one core without Ray for reference (with what a text costs the first
-time a worker sees it: a worker computes each distinct text's intent, embedding, nearest chunks and lexical
-signals once), and a check that the replay's retrieval gives exactly what the live `KnowledgeBase.search` gives
-for every distinct client message.
+time a worker sees it: a worker computes each distinct text's intent, lexical signals and — for an embedder the
+ranking weighs, which the offline default is not — its embedding and nearest chunks, once), and a check that the
+replay's retrieval gives exactly what the live `KnowledgeBase.search` gives for every distinct client message.
 
 Conversations are generated deterministically from graphs/offline/intent_examples.jsonl (the classifier's
 training phrasing) and the questions of tests/data/retrieval_questions.jsonl — never from
@@ -222,16 +222,16 @@ async def per_distinct_text(worker: Worker, texts: list[str]) -> dict[str, Any]:
     texts = texts[:: max(1, len(texts) // 300)][:300]
     snapshot = worker.snapshot
     classifier = IntentClassifier.from_default()
-    assert snapshot.embedder is not None
-    sql = dense_sql(snapshot.embedder)
+    embedder = snapshot.embedder  # None when the ranking does not weigh its cosine: no question is embedded
+    sql = dense_sql(embedder) if embedder is not None else ""
     spent = {"intent_model": 0.0, "embedding": 0.0, "nearest_chunks": 0.0, "lexical_signals": 0.0}
     for text in texts:
         marks = [time.perf_counter()]
         classifier.predict_proba(text)
         marks.append(time.perf_counter())
-        vector = embed_queries(snapshot.embedder, [text])[0]
+        vector = embed_queries(embedder, [text])[0] if embedder is not None else None
         marks.append(time.perf_counter())
-        if nearest_in_memory(snapshot.index, vector) is None:  # as replay and the live path find them
+        if vector is not None and nearest_in_memory(snapshot.index, vector) is None:  # as replay and live find them
             await fetch_dense(snapshot.conn, sql, vector)
         marks.append(time.perf_counter())
         snapshot.index.signals(text, use_dense=False)

@@ -5,8 +5,10 @@ built from the database (`load_index`) and rebuilt when the knowledge base's cha
 bumped in the same transaction as every edit). The dense side is the question's DENSE_CANDIDATES nearest chunks
 by cosine: the question is embedded here; a base of up to IN_MEMORY_DENSE_MAX chunks is searched exactly in the
 process, over the vectors the index loaded from pgvector anyway (`nearest_in_memory`), and a larger one by
-pgvector's HNSW index of the active embedder (`fetch_dense`). Both sides meet in `KnowledgeIndex.search`. Replay
-(actors/replay.py) uses the same pieces on a snapshot of the base.
+pgvector's HNSW index of the active embedder (`fetch_dense`) — for an embedder whose cosine the ranking weighs
+(`KnowledgeIndex.weighs_dense`): the offline default's (USE) is not, so its questions are not embedded at all.
+Both sides meet in `KnowledgeIndex.search`. Replay (actors/replay.py) uses the same pieces on a snapshot of the
+base.
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ class KnowledgeBase:
             self.signals_reused += 1
             return found
         dense: dict[ChunkKey, float] | None = None
-        if self.embedder is not None and self._dense_sql is not None and index.chunk_vectors is not None:
+        if index.weighs_dense and self.embedder is not None and self._dense_sql is not None:
             query_vector = await self._query_vector(query)
             if (dense := nearest_in_memory(index, query_vector)) is None:
                 async with self.pool.acquire() as conn:

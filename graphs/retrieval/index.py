@@ -321,9 +321,17 @@ class KnowledgeIndex:
         self._vectors = self._prepare_vectors(chunk_vectors)
         name = embedder.name if embedder is not None else ""
         dense_model = DENSE_MODELS.get(name, GENERIC_DENSE_MODEL)
+        # Whether a question's embedding is worth making: only when the model fitted for this embedder gives its
+        # cosine a positive weight. USE's is negative (-0.195): with or without it the 244 labelled questions
+        # score the same Recall@3 (0.980, `benchmarks/retrieval.py`), while embedding the question triples the
+        # time of a search (1.2 → 3.8 ms of CPU). Such an index ranks on the lexical model, and its questions
+        # are not embedded unless a caller asks (``use_dense=True``: the retrieval benchmark, refitting).
+        self.weighs_dense = (self._vectors is not None or dense_hook is not None) and (
+            score_model or dense_model
+        ).weights.get("dense", 0.0) > 0
         if score_model is not None:
             self.score_model = score_model
-        elif self._vectors is None and dense_hook is None:
+        elif not self.weighs_dense:
             self.score_model = LEXICAL_MODEL
         else:
             self.score_model = dense_model
@@ -403,9 +411,14 @@ class KnowledgeIndex:
         *,
         dense_scores: Mapping[ChunkKey, float] | None = None,
         query_vector: np.ndarray | None = None,
-        use_dense: bool = True,
+        use_dense: bool | None = None,
     ) -> Signals:
-        """Per-chunk signals of ``query`` (exposed for the benchmark and for debugging a bad answer)."""
+        """Per-chunk signals of ``query`` (exposed for the benchmark and for debugging a bad answer).
+
+        ``use_dense``: None computes the dense signal when the caller brings it (``dense_scores``,
+        ``query_vector``) or the index weighs it (:attr:`weighs_dense`)."""
+        if use_dense is None:
+            use_dense = self.weighs_dense or dense_scores is not None or query_vector is not None
         q = self.analyzer.query(query)
         lex = self._bm25.normalised(q.slots, q.nouns)
         char = self._char.scores(q.char_text)
@@ -444,7 +457,7 @@ class KnowledgeIndex:
         item_id: str | int | None = None,
         dense_scores: Mapping[ChunkKey, float] | None = None,
         query_vector: np.ndarray | None = None,
-        use_dense: bool = True,
+        use_dense: bool | None = None,
     ) -> list[Hit]:
         """The ``top_k`` best articles for ``query``, best first, each with its best passage.
 
@@ -452,7 +465,8 @@ class KnowledgeIndex:
         chat is under; its article gets a prior (``ScoreModel.item_prior``) so «а вилка какая?» is answered
         about that bike, while a clearly different topic («доставка в Москву?») still wins on its own
         evidence. ``dense_scores``: per-chunk cosines from an external vector store (overrides in-memory
-        vectors); ``query_vector``: the question's embedding if the caller already has it.
+        vectors); ``query_vector``: the question's embedding if the caller already has it; ``use_dense`` as
+        in :meth:`signals`.
         """
         if not self.articles or top_k <= 0:
             return []

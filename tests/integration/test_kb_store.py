@@ -123,8 +123,12 @@ async def test_vectors_go_to_pgvector_with_an_hnsw_index_that_search_uses(pool: 
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + dense_sql(embedder), vector, 5))
     assert index_name in plan
 
-    hits = await KnowledgeBase(pool, embedder).search("привезёте велосипед домой?", top_k=3)
+    kb = KnowledgeBase(pool, embedder)
+    hits = await kb.search("привезёте велосипед домой?", top_k=3)
     assert hits[0].external_id == "d1"
+    # USE's cosine is not weighed by the ranking: the question is not embedded, the ranking is the lexical one.
+    assert kb.vectors_embedded == 0
+    assert hits == await KnowledgeBase(pool, None).search("привезёте велосипед домой?", top_k=3)
 
     # A base this small is searched in memory: the same nearest chunks as pgvector's answer, the same cosines.
     async with pool.acquire() as conn:
@@ -180,7 +184,7 @@ async def test_concurrent_turns_with_one_new_question_embed_it_once(pool: asyncp
     from core.kb.search import KnowledgeBase
     from graphs.retrieval import LocalEmbedder
 
-    embedder = LocalEmbedder("use")
+    embedder = LocalEmbedder("wordllama")  # an embedder whose cosine the ranking weighs (USE's is not)
     await store.apply_import(pool, parse_json(SAMPLE.read_bytes()), embedder=embedder)
     kb = KnowledgeBase(pool, embedder)
     questions = ["доставка до двери есть?"] * 5 + ["а гарантия какая?"] * 3

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,9 @@ FIELDS = {"chat_id", "message_id", "intent", "intent_confidence", "route", "hand
 _databases = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def kb_database(pg_admin_url: str, template_url: str) -> Iterator[str]:
-    """A database of this module's with the default scenario and the demo knowledge base, vectors included."""
+@contextmanager
+def knowledge_database(pg_admin_url: str, embedder: LocalEmbedder) -> Iterator[str]:
+    """A database with the default scenario and the demo knowledge base, its chunks embedded by ``embedder``."""
     name = f"replay_{os.getpid()}_{next(_databases)}"
     url = f"{pg_admin_url.rpartition('/')[0]}/{name}"
 
@@ -78,13 +79,22 @@ def kb_database(pg_admin_url: str, template_url: str) -> Iterator[str]:
         pool = await db.create_pool(url, max_size=2)
         try:
             await seed_default(pool)
-            await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=LocalEmbedder())
+            await apply_import(pool, parse_json(DEMO_KB.read_bytes()), embedder=embedder)
         finally:
             await pool.close()
 
     asyncio.run(create())
-    yield url
-    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    try:
+        yield url
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="module")
+def kb_database(pg_admin_url: str, template_url: str) -> Iterator[str]:
+    """This module's database: the demo base embedded with the local embedder, as `avibot up` loads it."""
+    with knowledge_database(pg_admin_url, LocalEmbedder()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -151,7 +161,8 @@ async def test_offline_replay_of_the_samples_is_complete_and_deterministic(
     assert summary["counts"] == {"conversations": 5, "turns": 7, "handoffs": 2, "conversations_with_handoff": 2,
                                  "errors": 0}  # fmt: skip
     assert summary["handoff_rate"] == round(2 / 7, 4) and sum(summary["routes"].values()) == 7
-    assert summary["intents"]["human"] == 1 and summary["knowledge_base"]["embedder"] == "use-multilingual-v3"
+    # The base holds the local model's vectors, but the ranking does not weigh its cosine: lexical search, as live.
+    assert summary["intents"]["human"] == 1 and summary["knowledge_base"]["embedder"] is None
     assert summary["run"]["workers"] == 2 and len(summary["run"]["worker_hosts"]) == 2
     assert first.summary == summary
 
@@ -173,7 +184,8 @@ async def test_snapshot_search_matches_the_live_knowledge_base(kb_pool: asyncpg.
     async with kb_pool.acquire() as conn:
         snapshot = await KnowledgeSnapshot.open(conn, embedder)
         try:
-            assert snapshot.embedder is embedder and snapshot.version > 0
+            # The local model's cosine is not weighed by the ranking: neither side embeds a question for it.
+            assert not snapshot.index.weighs_dense and snapshot.embedder is None and snapshot.version > 0
             questions = [t.message for c in load_conversations(SAMPLES) for t in turns_of(c)]
             questions += ["скока доставка по казани", "а вилка какая?", "заработок в телеграм", "Здравствуйте"]
             for question in questions * 2:  # the second time from the snapshot's cache
@@ -183,9 +195,40 @@ async def test_snapshot_search_matches_the_live_knowledge_base(kb_pool: asyncpg.
                     assert [(h.external_id, h.score, h.passage) for h in got] == [
                         (h.external_id, h.score, h.passage) for h in expected
                     ], question
-            assert snapshot.embedded == len(set(questions))
+            assert snapshot.embedded == 0 and live.vectors_embedded == 0
         finally:
             await snapshot.close()
+
+
+def test_snapshot_search_matches_the_live_one_with_a_weighed_embedder(pg_admin_url: str, template_url: str) -> None:
+    """With an embedder whose cosine the ranking weighs (wordllama's fitted weight is positive), both sides embed
+    each distinct question once and find the same nearest chunks."""
+    embedder = LocalEmbedder("wordllama")
+    questions = [t.message for c in load_conversations(SAMPLES) for t in turns_of(c)] + ["скока доставка по казани"]
+
+    async def compare(url: str) -> None:
+        pool = await db.create_pool(url, min_size=1, max_size=3)
+        try:
+            live = KnowledgeBase(pool, embedder)
+            async with pool.acquire() as conn:
+                snapshot = await KnowledgeSnapshot.open(conn, embedder)
+                try:
+                    assert snapshot.index.weighs_dense and snapshot.embedder is embedder
+                    for question in questions * 2:
+                        for item_title in (None, "Горный велосипед Stels Navigator 700"):
+                            expected = await live.search(question, top_k=5, item_title=item_title)
+                            got = await snapshot.search(question, top_k=5, item_title=item_title)
+                            assert [(h.external_id, h.score, h.passage) for h in got] == [
+                                (h.external_id, h.score, h.passage) for h in expected
+                            ], question
+                    assert snapshot.embedded == live.vectors_embedded == len(set(questions))
+                finally:
+                    await snapshot.close()
+        finally:
+            await pool.close()
+
+    with knowledge_database(pg_admin_url, embedder) as url:
+        asyncio.run(compare(url))
 
 
 async def test_a_draft_file_against_the_published_baseline_lists_the_changes(

@@ -365,3 +365,34 @@ def test_nearest_in_memory_is_the_exact_top_of_a_bigger_base() -> None:
     assert found is not None and found.keys() == expected.keys()
     assert all(abs(found[key] - expected[key]) < 1e-6 for key in found)
     assert nearest_in_memory(KnowledgeIndex(articles), question) is None  # no vectors: pgvector's turn
+
+
+def test_an_embedder_the_ranking_does_not_weigh_is_not_asked_to_embed_questions(demo: KnowledgeIndex) -> None:
+    """USE's fitted weight is negative: an index holding its vectors ranks exactly as the lexical one and never
+    embeds a question; asked explicitly (``use_dense=True``, the retrieval benchmark), it still scores the cosine.
+    wordllama's weight is positive: its index weighs the cosine by default."""
+    from graphs.retrieval.index import DENSE_MODELS, LEXICAL_MODEL
+
+    class Counting:
+        def __init__(self, name: str, dim: int) -> None:
+            self.name, self.dim, self.calls = name, dim, 0
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.calls += 1
+            rows = np.random.default_rng(len(texts[0])).normal(size=(len(texts), self.dim))
+            return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    articles, titles = demo.articles, demo.category_titles
+    vectors = np.random.default_rng(3).normal(size=(len(demo.chunks), 8)).astype(np.float32)
+    use = Counting("use-multilingual-v3", 8)
+    assert DENSE_MODELS[use.name].weights["dense"] <= 0
+    unweighed = KnowledgeIndex(articles, category_titles=titles, embedder=use, chunk_vectors=vectors)
+    assert not unweighed.weighs_dense and unweighed.score_model is LEXICAL_MODEL
+    for question in ("доставка в Казань есть?", "рама какая у велосипеда?", "можно картой?"):
+        assert unweighed.search(question, top_k=5) == demo.search(question, top_k=5)
+    assert use.calls == 0
+    assert unweighed.signals("можно картой?", use_dense=True).dense is not None and use.calls == 1
+
+    wordllama = Counting("wordllama-l2-supercat-256", 8)
+    weighed = KnowledgeIndex(articles, category_titles=titles, embedder=wordllama, chunk_vectors=vectors)
+    assert weighed.weighs_dense and weighed.signals("можно картой?").dense is not None and wordllama.calls == 1
