@@ -1,12 +1,14 @@
 """The dispatcher: wakes the chat session of every chat with unprocessed inbox rows (DESIGN §2, step 2).
 
-It runs in the web process. The webhook handler calls `notify` after its transaction commits, so a buyer's
-message reaches its session within a millisecond or two; notifications within one loop tick are batched per host
-(one Ray call each). A sweep of the inbox every few seconds re-dispatches rows that are still unprocessed — after
-a restart, a crash of a host, or a failed send — so processing is driven by the database, not by the memory of
-any process. A wake-up is only a hint: a session reads its chat's rows itself, so dispatching twice is harmless;
-but it is not free (the session reads its rows again), so the sweep leaves alone a chat it handed over less than
-``renotify_after`` seconds ago — under a backlog that chat's session is still working through its rows.
+It runs in the web process. A new row needs no call from here: the database announces it when its transaction
+commits and its session host hears it (actors/inbox_listener.py). The dispatcher is the safety net: a sweep of
+the inbox every few seconds re-dispatches rows that are still unprocessed — one announced while its host was
+restarting or its listening connection was down, one whose turn failed, everything a previous run left — so
+processing is driven by the database, not by the memory of any process; and it hands over the chats the polling
+fallback found. Notifications within one loop tick are batched per host (one Ray call each). A wake-up is only a
+hint: a session reads its chat's rows itself, so dispatching twice is harmless; but it is not free (the session
+reads its rows again), so the sweep leaves alone a chat it handed over less than ``renotify_after`` seconds ago —
+under a backlog that chat's session is still working through its rows.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import asyncpg
 import msgspec
 
 from actors.account import split_reply
+from actors.inbox_listener import InboxListener
 from actors.registry import Accounts, RayAccounts
 from core import db
 from core.events import ChatUpdated, Event, MessageNew, ModeChanged, Publisher
@@ -330,10 +331,14 @@ class SessionHost:
 
     def deliver(self, chat_ids: list[int]) -> None:
         for chat_id in chat_ids:
-            if (session := self.sessions.get(chat_id)) is None:
-                session = self.sessions[chat_id] = ChatSession(self.live, chat_id)
-                self.activations += 1
-            session.wake()
+            self.wake(chat_id)
+
+    def wake(self, chat_id: int) -> None:
+        """Activates the chat's session if it is not active, and wakes it."""
+        if (session := self.sessions.get(chat_id)) is None:
+            session = self.sessions[chat_id] = ChatSession(self.live, chat_id)
+            self.activations += 1
+        session.wake()
 
     def passivate_idle(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
@@ -366,13 +371,25 @@ class SessionHost:
 
 class SessionHostActor:
     """The Ray shell of a SessionHost: builds its own pool, knowledge base, model client and publisher from the
-    settings, and reaches Avito through the account actors."""
+    settings, reaches Avito through the account actors, and hears of its chats' new rows from the database
+    (`InboxListener`; it is host ``index`` of ``hosts``)."""
 
-    def __init__(self, settings: Settings, services: Services, config: SessionConfig | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        config: SessionConfig | None = None,
+        *,
+        index: int = 0,
+        hosts: int = 1,
+    ) -> None:
         self.settings = settings
         self.services = services
         self.config = config or SessionConfig()
+        self.index = index
+        self.hosts = hosts
         self._host: SessionHost | None = None
+        self._listener: InboxListener | None = None
         self._starting = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -396,7 +413,12 @@ class SessionHostActor:
                         llm=llm,
                         config=self.config,
                     )
-                    self._host = SessionHost(live)
+                    host = SessionHost(live)
+                    self._listener = InboxListener(
+                        self.services.database_url, host.wake, index=self.index, hosts=self.hosts
+                    )
+                    await self._listener.start()
+                    self._host = host
                     self._reaper = asyncio.create_task(self._reap())
         return self._host
 
@@ -413,7 +435,9 @@ class SessionHostActor:
         await (await self._ready()).settle()
 
     async def stats(self) -> dict[str, int]:
-        return (await self._ready()).stats()
+        stats = (await self._ready()).stats()
+        # Rows announced by the database for this host's chats (the dispatcher's sweep counts the rest).
+        return {**stats, "announced": self._listener.heard if self._listener is not None else 0}
 
     async def warm_up(self) -> None:
         await (await self._ready()).live.warm_up()

@@ -138,16 +138,23 @@ def create_asgi(settings: Settings, services: Services, *, live: LiveOptions | N
 async def _start_live(app: Litestar, settings: Settings, services: Services, options: LiveOptions) -> Any:
     """Starts the session hosts and the dispatcher; returns the coroutine function that stops them."""
     from actors.dispatcher import Dispatcher, RayHost
-    from actors.registry import HOST_PREFIX, deployment_key
+    from actors.inbox_listener import InboxListener
+    from actors.registry import HOST_PREFIX, deployment_key, host_index
     from actors.sessions import Live, SessionHost, SessionHostActor
     from core.heap import freeze_start_up_heap
 
+    listener = None
     if options.in_process:
         accounts = app.state.accounts
         live = Live(app.state.db_pool, app.state.knowledge, accounts, app.state.publisher, llm=app.state.llm)
         await live.warm_up()
         hosts: list[Any] = [SessionHost(live) for _ in range(options.hosts)]
         app.state.session_hosts = hosts
+        # One listener for this process's hosts (a Ray host listens for itself).
+        listener = InboxListener(
+            services.database_url, lambda chat_id: hosts[host_index(chat_id, len(hosts))].wake(chat_id)
+        )
+        await listener.start()
     else:
         import ray
 
@@ -156,7 +163,7 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
         handles = [
             remote.options(
                 name=f"{HOST_PREFIX}{key}:{n}", get_if_exists=True, num_cpus=0, max_restarts=-1, max_concurrency=10_000
-            ).remote(settings, services)
+            ).remote(settings, services, index=n, hosts=options.hosts)
             for n in range(options.hosts)
         ]
         # The knowledge base and models load before the first buyer waits for them.
@@ -184,6 +191,8 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
     async def stop() -> None:
         if poller is not None:
             await poller.stop()
+        if listener is not None:
+            await listener.stop()
         await dispatcher.stop()
         if options.in_process:
             for host in hosts:

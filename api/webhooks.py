@@ -4,7 +4,8 @@ The secret in the path picks the account. It is looked up by its SHA-256 (so the
 about the secret) and then compared in constant time. The body is size-limited, decoded by msgspec, and stored
 with its message in one transaction (:class:`core.store.inbox.IngestQueue`: deliveries arriving together share
 one commit); the answer is 200 as soon as the transaction holding it commits.
-Waking the chat's session and publishing events happen after the response, in a background task.
+The commit itself wakes the chat's session (the database announces the row: actors/inbox_listener.py); events
+are published after the response.
 
 Answers: 200 stored (or a duplicate, or a payload type we keep but do not process); 400 not JSON, or a message
 delivery without the fields a message needs (kept for audit all the same); 404 unknown secret; 413 too large.
@@ -141,9 +142,9 @@ def _events(target: Target, event: WebhookEvent, stored: Ingested) -> list[Event
     return events
 
 
-async def _after_commit(dispatcher: Any, publisher: Publisher | None, stored: Ingested, events: list[Event]) -> None:
-    if dispatcher is not None and stored.dispatch:
-        dispatcher.notify(stored.chat_id)
+async def _after_commit(publisher: Publisher | None, stored: Ingested, events: list[Event]) -> None:
+    # The chat's session needs no call from here: the database announced its new row on commit (migration 0014,
+    # actors/inbox_listener.py).
     if publisher is not None:
         await publisher.publish(*events)
 
@@ -162,8 +163,8 @@ async def avito_webhook(scope: Scope, receive: Receive, send: Send) -> None:
     state = Litestar.from_scope(scope).state
     status, answer, stored = await _take(state, scope, receive)
     await _answer(send, status, answer)
-    if stored is not None:  # after the answer, as Avito need not wait for it: wake the session, publish events
-        await _after_commit(state.get("dispatcher"), state.get("publisher"), *stored)
+    if stored is not None:  # after the answer, as Avito need not wait for it: publish events
+        await _after_commit(state.get("publisher"), *stored)
 
 
 async def _take(
