@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,9 @@ POLL_RECENT = 50  # messages of an unread chat the polling fallback looks at
 # Polling stores a missing message as a webhook would only if it is no older than the account's connection less
 # this margin (Avito's times are whole seconds, and answering a message from just before the connection is fine).
 POLL_SINCE_MARGIN = 600.0
+# A chat the bot answered is marked read on Avito this many seconds after the first reply that asked for it, so a
+# conversation's run of replies costs one mark, not one each (the account setting `read_mark_delay_seconds`).
+READ_MARK_DELAY = 10.0
 
 
 def split_reply(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -104,6 +107,51 @@ class RateLimiter:
                     self._tokens -= 1
                     return
             await asyncio.sleep(1 / self.rate)
+
+
+class ReadMarks:
+    """One account's answered chats waiting to be marked read on Avito, so the polling fallback's unread list holds
+    only chats that still wait for someone. One mark is in flight at a time, and it takes only the rate limiter's
+    spare capacity (`AccountSession.mark_read`), so marks never crowd out sends. Best effort: a chat left unread
+    costs nothing but a later poll."""
+
+    def __init__(self, mark: Callable[[str], Awaitable[None]], delay: float) -> None:
+        self.mark = mark
+        self.delay = delay
+        self._due: dict[str, float] = {}  # chat → when to mark it, earliest first
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, chat_id: str) -> None:
+        self._due.setdefault(chat_id, time.monotonic() + self.delay)
+        if self._task is None:
+            self._task = asyncio.create_task(self._work(), name="read-marks")
+
+    async def _work(self) -> None:
+        try:
+            while self._due:
+                chat_id, at = next(iter(self._due.items()))
+                if (wait := at - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
+                del self._due[chat_id]  # a reply from now on asks for a new mark
+                await self._mark(chat_id)
+        finally:
+            self._task = None
+
+    async def flush(self) -> None:
+        """Marks every waiting chat now, without its delay (shutdown)."""
+        if (task := self._task) is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        while self._due:
+            chat_id = next(iter(self._due))
+            del self._due[chat_id]
+            await self._mark(chat_id)
+
+    async def _mark(self, chat_id: str) -> None:
+        try:
+            await self.mark(chat_id)
+        except Exception as exc:
+            log.info("chat %s: could not mark it read on Avito: %s", chat_id, exc)
 
 
 class SentText(msgspec.Struct, frozen=True):
@@ -219,9 +267,14 @@ class AccountSession:
         self.tokens = tokens
         rate = float(info.settings.get("rate_limit_per_second") or DEFAULT_RATE)
         self.limiter = RateLimiter(rate, int(info.settings.get("rate_limit_burst") or DEFAULT_BURST))
+        self.read_marks = ReadMarks(
+            self.mark_read, float(info.settings.get("read_mark_delay_seconds", READ_MARK_DELAY))
+        )
         self._client = AvitoClient(tokens, secrets.avito_user_id, base_url=secrets.api_url, http=self._http)
 
     async def aclose(self) -> None:
+        if self._client is not None:
+            await self.read_marks.flush()
         if self._http is not None:
             await self._http.close()
         if self._pool is not None:
@@ -230,14 +283,17 @@ class AccountSession:
 
     # ---- calls ------------------------------------------------------------------------------------------
 
-    async def send_text(self, chat_id: str, text: str) -> list[SentText]:
-        """Sends a reply, in several messages when it is over Avito's 1000 characters."""
+    async def send_text(self, chat_id: str, text: str, *, mark_read: bool = False) -> list[SentText]:
+        """Sends a reply, in several messages when it is over Avito's 1000 characters; ``mark_read``: the chat is
+        then marked read a little later (`ReadMarks`), here rather than by another call from the sender."""
         client = await self.client()
         sent = []
         for part in split_reply(text):
             await self.limiter.acquire()
             message = await client.send_text(chat_id, part)
             sent.append(SentText(message.id, message.created))
+        if mark_read:
+            self.read_marks.add(chat_id)
         return sent
 
     async def upload_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
@@ -462,8 +518,8 @@ class AccountActor:
         # heap the app freezes itself, and a collection on an account's first call would stall its loop.
         freeze_start_up_heap()
 
-    async def send_text(self, chat_id: str, text: str) -> list[SentText]:
-        return await self.session.send_text(chat_id, text)
+    async def send_text(self, chat_id: str, text: str, mark_read: bool = False) -> list[SentText]:
+        return await self.session.send_text(chat_id, text, mark_read=mark_read)
 
     async def upload_image(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
         return await self.session.upload_image(data, filename, content_type)

@@ -43,7 +43,9 @@ def host_index(chat_id: int, hosts: int) -> int:
 
 
 class Accounts(Protocol):
-    async def send_text(self, account_id: int, chat_id: str, text: str) -> list[SentText]: ...
+    async def send_text(
+        self, account_id: int, chat_id: str, text: str, *, mark_read: bool = False
+    ) -> list[SentText]: ...
 
     async def get_chat(self, account_id: int, chat_id: str) -> dict[str, Any]: ...
 
@@ -71,8 +73,8 @@ class LocalAccounts:
             found = self._sessions[account_id] = AccountSession(self.settings, self.database_url, account_id)
         return found
 
-    async def send_text(self, account_id: int, chat_id: str, text: str) -> list[SentText]:
-        return await self.session(account_id).send_text(chat_id, text)
+    async def send_text(self, account_id: int, chat_id: str, text: str, *, mark_read: bool = False) -> list[SentText]:
+        return await self.session(account_id).send_text(chat_id, text, mark_read=mark_read)
 
     async def get_chat(self, account_id: int, chat_id: str) -> dict[str, Any]:
         return await self.session(account_id).get_chat(chat_id)
@@ -129,8 +131,8 @@ class RayAccounts:
             found = self._actors[account_id] = account_actor(self.settings, self.database_url, account_id)
         return found
 
-    async def send_text(self, account_id: int, chat_id: str, text: str) -> list[SentText]:
-        return await self.actor(account_id).send_text.remote(chat_id, text)  # type: ignore[no-any-return]
+    async def send_text(self, account_id: int, chat_id: str, text: str, *, mark_read: bool = False) -> list[SentText]:
+        return await self.actor(account_id).send_text.remote(chat_id, text, mark_read)  # type: ignore[no-any-return]
 
     async def get_chat(self, account_id: int, chat_id: str) -> dict[str, Any]:
         return await self.actor(account_id).get_chat.remote(chat_id)  # type: ignore[no-any-return]

@@ -35,11 +35,13 @@ from core.scenarios import DEFAULT_ID, get_version
 from core.services import Services
 from core.settings import Settings
 from core.store import chats as store
-from core.store.chats import ChatContext, ModeChange, Outbound, PendingRow
+from core.store.chats import ChatContext, ModeChange, NextTurn, Outbound, PendingRow
 from graphs.compiler import CompiledScenario, TurnInput, compile_scenario, run_turn
 from graphs.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+HOST_CONNECTIONS = 8  # a session host's PostgreSQL connections
 
 
 class SessionConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,61 +64,13 @@ class Turned(msgspec.Struct, frozen=True, kw_only=True):
     """What happened to one inbox row (returned to tests and counted in stats)."""
 
     inbox_id: int
-    outcome: str  # answered | handed_off | silent | skipped | failed
+    outcome: str  # answered | handed_off | silent | failed
     sent: int = 0
 
 
 def _mode_event(change: ModeChange) -> ModeChanged:
     return ModeChanged(account_id=change.account_id, chat_id=change.chat_id, mode=change.to_mode,
                        reason=change.reason, operator_id=change.operator_id)  # fmt: skip
-
-
-class ReadMarks:
-    """Chats the bot has answered, to be marked read on Avito (so the polling fallback's unread list holds only
-    chats that still wait for someone). A chat is marked ``delay`` seconds after the first reply that asked for
-    it, so a conversation's run of replies costs one mark, not one each; one mark per account is in flight at a
-    time (the account actor gives it only spare capacity), so marks never crowd out sends. Best effort: an
-    unread mark costs nothing but a later poll."""
-
-    def __init__(self, accounts: Accounts, delay: float = 10.0) -> None:
-        self.accounts = accounts
-        self.delay = delay
-        self._due: dict[int, dict[str, float]] = {}  # account → chat → when to mark it, earliest first
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-
-    def add(self, account_id: int, avito_chat_id: str) -> None:
-        self._due.setdefault(account_id, {}).setdefault(avito_chat_id, time.monotonic() + self.delay)
-        if account_id not in self._tasks:
-            self._tasks[account_id] = asyncio.create_task(self._work(account_id))
-
-    async def _work(self, account_id: int) -> None:
-        try:
-            while due := self._due.get(account_id):
-                chat_id, at = next(iter(due.items()))
-                if (wait := at - time.monotonic()) > 0:
-                    await asyncio.sleep(wait)
-                del due[chat_id]  # a reply from now on asks for a new mark
-                await self._mark(account_id, chat_id)
-        finally:
-            del self._tasks[account_id]
-
-    async def flush(self) -> None:
-        """Marks every waiting chat now, without its delay (tests and shutdown)."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for account_id, due in self._due.items():
-            while due:
-                chat_id = next(iter(due))
-                del due[chat_id]
-                await self._mark(account_id, chat_id)
-
-    async def _mark(self, account_id: int, chat_id: str) -> None:
-        try:
-            await self.accounts.mark_read(account_id, chat_id)
-        except Exception as exc:
-            log.info("chat %s of account %s: could not mark it read on Avito: %s", chat_id, account_id, exc)
 
 
 class Live:
@@ -140,7 +94,6 @@ class Live:
         self.config = config or SessionConfig()
         self.runtime = Runtime(search=knowledge.search if knowledge is not None else None, llm=llm)
         self._compiled: dict[tuple[str, int | None], CompiledScenario] = {}
-        self.read_marks = ReadMarks(accounts)
 
     async def publish(self, *events: Event) -> None:
         if self.publisher is not None and events:
@@ -190,16 +143,21 @@ class ChatSession:
         return self._task
 
     async def _drain(self) -> None:
+        live = self.live
         while True:
             self._again = False
-            for row in await store.pending_rows(self.live.pool, self.chat_id):
+            after = 0  # within a pass each row is taken once; a new pass (woken meanwhile) starts over
+            while read := await store.next_turn(live.pool, self.chat_id, after, live.config.history):
                 try:
-                    turned = await self.process(row)
+                    turned = await self.process(read)
                 except Exception as exc:  # the row stays unprocessed; later rows wait, to keep the order
-                    log.exception("chat %s: inbox row %s failed", self.chat_id, row.inbox_id)
-                    await self._failed(row, exc)
+                    log.exception("chat %s: inbox row %s failed", self.chat_id, read.row.inbox_id)
+                    await self._failed(read.row, exc)
                     return
                 self.results = [*self.results[-9:], turned]
+                after = read.row.inbox_id
+                if not read.more:
+                    break
             self.last_used = time.monotonic()
             if not self._again:
                 return
@@ -215,12 +173,8 @@ class ChatSession:
                 await self.live.publish(_mode_event(change))
             self.results = [*self.results[-9:], Turned(inbox_id=row.inbox_id, outcome="failed")]
 
-    async def process(self, row: PendingRow) -> Turned:
-        live = self.live
-        read = await store.turn_context(live.pool, self.chat_id, row.inbox_id, row.message_id, live.config.history)
-        if read is None:  # the chat was deleted with its account
-            await store.mark_processed(live.pool, row.inbox_id)
-            return Turned(inbox_id=row.inbox_id, outcome="skipped")
+    async def process(self, read: NextTurn) -> Turned:
+        live, row = self.live, read.row
         context, handoff, parts = read.chat, read.recorded_handoff, None
         if not read.recorded:
             turn = await self._turn(context, row, read.history)
@@ -232,8 +186,6 @@ class ChatSession:
         sent = await self._send_pending(context, row, parts)  # the last part's store marks the row processed
         if not sent:
             await store.mark_processed(live.pool, row.inbox_id)
-        if sent:
-            live.read_marks.add(context.account_id, context.avito_chat_id)
         return Turned(inbox_id=row.inbox_id, outcome="handed_off" if handoff else "answered", sent=sent)
 
     async def _turn(self, context: ChatContext, row: PendingRow, history: list[dict[str, Any]]) -> str | Recorded:
@@ -295,7 +247,10 @@ class ChatSession:
         for n, part in enumerate(parts, 1):
             found = await self._already_on_avito(context, part) if recheck else None
             if found is None:
-                [message] = await live.accounts.send_text(context.account_id, context.avito_chat_id, part.text)
+                # The last part asks the account to mark the chat read on Avito a little later (ReadMarks).
+                [message] = await live.accounts.send_text(
+                    context.account_id, context.avito_chat_id, part.text, mark_read=n == len(parts)
+                )
                 found = (message.id, message.created)
             finishes = row.inbox_id if n == len(parts) else None
             view = await store.store_sent_view(
@@ -352,7 +307,6 @@ class SessionHost:
         """Waits until no session is working (tests and shutdown)."""
         while running := [s._task for s in self.sessions.values() if s.busy and s._task is not None]:
             await asyncio.gather(*running, return_exceptions=True)
-        await self.live.read_marks.flush()
 
     def stats(self) -> dict[str, int]:
         knowledge = self.live.knowledge
@@ -398,8 +352,12 @@ class SessionHostActor:
             async with self._starting:
                 if self._host is None:
                     # Sessions leave no session state on a connection (no SET, LISTEN, advisory lock or cursor
-                    # outlives a call), so a released connection needs no reset round trip.
-                    pool = await db.create_pool(self.services.database_url, min_size=2, max_size=8, reset=False)
+                    # outlives a call), so a released connection needs no reset round trip. Every connection is
+                    # opened now, not by the first burst of buyers (a new one costs a server process, its codecs'
+                    # type lookups and cold catalog caches).
+                    pool = await db.create_pool(
+                        self.services.database_url, min_size=HOST_CONNECTIONS, max_size=HOST_CONNECTIONS, reset=False
+                    )
                     llm = None
                     if self.settings.openrouter_api_key:
                         from graphs.llm import LLMClient

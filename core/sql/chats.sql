@@ -58,11 +58,21 @@ SELECT id, from_mode, account_id, operator_id FROM changed;
 -- name: chat_of_avito
 SELECT id FROM chats WHERE account_id = $1 AND avito_chat_id = $2;
 
--- name: chat_turn_context
--- Everything a chat session reads before a turn, in one round trip: the chat as `chat_session_load` gives it, the
--- turn already recorded for inbox row $2 (a re-dispatch after a crash), and the last $3 messages before message
--- $4 (the one being answered), newest first, as `chat_history` gives them.
-SELECT c.id, c.account_id, c.avito_chat_id, c.chat_type, c.mode, c.operator_id, c.session_state,
+-- name: chat_next_turn
+-- Everything a chat session reads before a turn, in one round trip: the chat's first unprocessed buyer message after
+-- inbox row $2 (0: its first) and whether another waits behind it; the chat as `chat_session_load` gives it; the turn
+-- already recorded for that row (a re-dispatch after a crash); and the last $3 messages before it, newest first, as
+-- `chat_history` gives them. No row: nothing (more) is pending, or the chat is gone.
+WITH next AS (
+    SELECT i.id AS inbox_id, i.attempts, i.message_id
+    FROM inbox i
+    WHERE i.chat_id = $1 AND i.processed_at IS NULL AND i.id > $2 AND i.message_id IS NOT NULL
+    ORDER BY i.id LIMIT 2
+)
+SELECT n.inbox_id AS row_inbox_id, n.attempts AS row_attempts, n.message_id AS row_message_id,
+       m.type AS row_type, m.text AS row_text, m.content AS row_content, m.created_at AS row_created_at,
+       (SELECT count(*) FROM next) > 1 AS more,
+       c.id, c.account_id, c.avito_chat_id, c.chat_type, c.mode, c.operator_id, c.session_state,
        a.avito_user_id AS account_user_id, coalesce(a.scenario_id, 'default') AS scenario_id,
        s.published_version AS scenario_version,
        c.item_id IS NOT NULL OR c.chat_type <> 'u2i' AS has_item,
@@ -72,21 +82,22 @@ SELECT c.id, c.account_id, c.avito_chat_id, c.chat_type, c.mode, c.operator_id, 
        t.id AS turn_id, t.handoff AS turn_handoff,
        h.author_kinds AS history_author_kinds, h.types AS history_types, h.texts AS history_texts,
        h.created_ats AS history_created_ats
-FROM chats c
+FROM (SELECT * FROM next ORDER BY inbox_id LIMIT 1) n
+JOIN messages m ON m.id = n.message_id
+JOIN chats c ON c.id = $1
 JOIN accounts a ON a.id = c.account_id
 LEFT JOIN scenarios s ON s.id = coalesce(a.scenario_id, 'default')
 LEFT JOIN items i ON i.id = c.item_id
 LEFT JOIN buyers b ON b.id = c.buyer_id
-LEFT JOIN bot_turns t ON t.inbox_id = $2
+LEFT JOIN bot_turns t ON t.inbox_id = n.inbox_id
 CROSS JOIN LATERAL (
-    SELECT array_agg(m.author_kind ORDER BY m.created_at DESC, m.id DESC) AS author_kinds,
-           array_agg(m.type ORDER BY m.created_at DESC, m.id DESC) AS types,
-           array_agg(m.text ORDER BY m.created_at DESC, m.id DESC) AS texts,
-           array_agg(m.created_at ORDER BY m.created_at DESC, m.id DESC) AS created_ats
+    SELECT array_agg(h.author_kind ORDER BY h.created_at DESC, h.id DESC) AS author_kinds,
+           array_agg(h.type ORDER BY h.created_at DESC, h.id DESC) AS types,
+           array_agg(h.text ORDER BY h.created_at DESC, h.id DESC) AS texts,
+           array_agg(h.created_at ORDER BY h.created_at DESC, h.id DESC) AS created_ats
     FROM (SELECT id, author_kind, type, text, created_at FROM messages
-          WHERE chat_id = c.id AND id <> $4 AND type <> 'deleted' ORDER BY created_at DESC, id DESC LIMIT $3) m
-) h
-WHERE c.id = $1;
+          WHERE chat_id = c.id AND id <> n.message_id AND type <> 'deleted' ORDER BY created_at DESC, id DESC LIMIT $3) h
+) h;
 
 -- name: bot_turn_record
 -- A bot turn's whole write in one statement (one round trip, one transaction): the chat's mode, locked (an operator

@@ -17,12 +17,6 @@ WHERE processed_at IS NULL AND chat_id IS NOT NULL
   AND received_at < now() - make_interval(secs => $2 + 5 * (2 ^ attempts - 1))
 GROUP BY chat_id ORDER BY min(id) LIMIT $1;
 
--- name: inbox_pending_of_chat
--- A chat's unprocessed buyer messages, in the order they arrived.
-SELECT i.id AS inbox_id, i.attempts, m.id AS message_id, m.type, m.text, m.content, m.created_at
-FROM inbox i JOIN messages m ON m.id = i.message_id
-WHERE i.chat_id = $1 AND i.processed_at IS NULL ORDER BY i.id;
-
 -- name: inbox_mark_processed
 UPDATE inbox SET processed_at = now(), attempts = attempts + 1 WHERE id = $1 AND processed_at IS NULL;
 

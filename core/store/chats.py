@@ -88,29 +88,43 @@ def _history(kinds: list[str], types: list[str], texts: list[str | None], ats: l
     ]
 
 
-class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
-    """What `turn_context` reads in one round trip before a turn."""
+class PendingRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A buyer's message waiting for its turn: its inbox row and the message."""
 
+    inbox_id: int
+    attempts: int
+    message_id: int
+    type: str
+    text: str
+    content: dict[str, Any]
+    created_at: datetime
+
+
+class NextTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """What `next_turn` reads in one round trip before a turn."""
+
+    row: PendingRow
+    more: bool  # another unprocessed row of the chat waits behind this one
     chat: ChatContext
     history: list[dict[str, Any]]
     recorded: bool  # the inbox row already has its turn (a re-dispatch after a crash)
     recorded_handoff: bool
 
 
-async def turn_context(
-    conn: Conn, chat_id: int, inbox_id: int, message_id: int, history_limit: int = 10
-) -> TurnContext | None:
-    """`load_chat`, `recorded_turn` and `history` in one query; None when the chat is gone."""
-    row = await conn.fetchrow(queries.chat_turn_context, chat_id, inbox_id, history_limit, message_id)
-    if row is None:
+async def next_turn(conn: Conn, chat_id: int, after: int = 0, history_limit: int = 10) -> NextTurn | None:
+    """The chat's first unprocessed row after inbox row ``after`` with `load_chat`, the recorded turn and the
+    history before it, in one query; None when nothing (more) is pending or the chat is gone."""
+    found = await conn.fetchrow(queries.chat_next_turn, chat_id, after, history_limit)
+    if found is None:
         return None
-    values = dict(row)
-    recorded, handoff = values.pop("turn_id") is not None, bool(values.pop("turn_handoff"))
+    values = dict(found)
+    row = PendingRow(**{name: values.pop(f"row_{name}") for name in PendingRow.__struct_fields__})
+    more, recorded, handoff = values.pop("more"), values.pop("turn_id") is not None, bool(values.pop("turn_handoff"))
     columns = [values.pop(f"history_{name}") or [] for name in ("author_kinds", "types", "texts", "created_ats")]
     if isinstance(values["item_price"], Decimal):
         values["item_price"] = float(values["item_price"])
-    return TurnContext(chat=msgspec.convert(values, ChatContext), history=_history(*columns), recorded=recorded,
-                       recorded_handoff=handoff)  # fmt: skip
+    return NextTurn(row=row, more=more, chat=msgspec.convert(values, ChatContext), history=_history(*columns),
+                    recorded=recorded, recorded_handoff=handoff)  # fmt: skip
 
 
 def _price(price_string: str) -> Decimal | None:
@@ -257,20 +271,6 @@ async def mark_processed(conn: Conn, inbox_id: int) -> None:
 
 async def mark_failed(conn: Conn, inbox_id: int, error: str) -> None:
     await conn.execute(queries.inbox_mark_failed, inbox_id, error)
-
-
-class PendingRow(msgspec.Struct, frozen=True, kw_only=True):
-    inbox_id: int
-    attempts: int
-    message_id: int
-    type: str
-    text: str
-    content: dict[str, Any]
-    created_at: datetime
-
-
-async def pending_rows(conn: Conn, chat_id: int) -> list[PendingRow]:
-    return [msgspec.convert(dict(r), PendingRow) for r in await conn.fetch(queries.inbox_pending_of_chat, chat_id)]
 
 
 async def pending_chats(conn: Conn, *, limit: int, older_than: float) -> list[int]:

@@ -8,6 +8,7 @@ The session hosts run as Ray actors in `test_on_ray_*`, and in the test process 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -42,6 +43,22 @@ async def listener(stack: Stack) -> AsyncIterator[Listener]:
     await listener.connect(stack.server.url, "boss", "boss-password")
     yield listener
     await listener.close()
+
+
+async def test_an_answered_chat_is_marked_read_on_avito_once_for_a_run_of_replies(stack: Stack) -> None:
+    # Read by each account's session when it starts (its first call: the first reply below).
+    await stack.pool.execute("""UPDATE accounts SET settings = settings || '{"read_mark_delay_seconds": 1.0}'""")
+    chat_id, _ = stack.inject("Здравствуйте! Сколько стоит доставка по Казани?")
+    await stack.replies(chat_id)
+    stack.inject("А картой оплатить можно?", chat_id)
+    await stack.replies(chat_id, 2)
+    read = f"/chats/{chat_id}/read"
+    assert not stack.sandbox.state.calls_to(read)  # not at once: a second reply in the delay needs no second mark
+    await eventually(lambda: stack.sandbox.state.calls_to(read, "POST"), what="the chat's read mark")
+    await asyncio.sleep(1.5)
+    assert len(stack.sandbox.state.calls_to(read)) == 1
+    buyer = [m for m in stack.sandbox.state.chat_history(chat_id) if m["author_id"] != stack.user_id]
+    assert len(buyer) == 2 and all(m.get("read") for m in buyer)
 
 
 async def test_a_buyer_question_is_answered_from_the_knowledge_base(stack: Stack, listener: Listener) -> None:
