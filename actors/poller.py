@@ -4,9 +4,10 @@ delivery is at-least-once at best, and retries are unconfirmed).
 
 It runs in the web process next to the dispatcher. The work is the account's — ``AccountSession.poll_unread``,
 through the account's actor on Ray or its session in this process — and what it stored is followed up like a
-webhook's: ``on_new(chat_ids)`` wakes the sessions of chats with a new buyer message (the dispatcher's ``notify``;
-its sweep would find them anyway, later), and realtime events are published after the commit when a publisher is
-given. The first poll runs at start, so messages sent while the app was down are answered too.
+webhook's: the database announces each new buyer row to its session host (migration 0014), ``on_new(chat_ids)``
+is told of those chats when given (a hook for callers without a listener), and realtime events are published
+after the commit when a publisher is given. The first poll runs at start, so messages sent while the app was
+down are answered too.
 """
 
 from __future__ import annotations

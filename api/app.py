@@ -181,8 +181,7 @@ async def _start_live(app: Litestar, settings: Settings, services: Services, opt
         poll = local_poll(accounts) if options.in_process else ray_poll(settings, services.database_url)
         poller = Poller(
             app.state.db_pool,
-            poll,
-            on_new=lambda chat_ids: [dispatcher.notify(chat_id) for chat_id in chat_ids],
+            poll,  # what it stores is announced by the database like a webhook's row: no wake-up from here
             publisher=app.state.publisher,
             every=options.poll_every,
         )

@@ -178,6 +178,18 @@ async def test_offline_replay_of_the_samples_is_complete_and_deterministic(
     assert second.summary["results_sha256"] == summary["results_sha256"]
 
 
+async def assert_same_search(live: KnowledgeBase, snapshot: KnowledgeSnapshot, questions: list[str]) -> None:
+    """Each question, with and without a listing, twice (the second time from the snapshot's cache): the same
+    articles, scores and passages on both sides."""
+    for question in questions * 2:
+        for item_title in (None, "Горный велосипед Stels Navigator 700"):
+            expected = await live.search(question, top_k=5, item_title=item_title)
+            got = await snapshot.search(question, top_k=5, item_title=item_title)
+            assert [(h.external_id, h.score, h.passage) for h in got] == [
+                (h.external_id, h.score, h.passage) for h in expected
+            ], question
+
+
 async def test_snapshot_search_matches_the_live_knowledge_base(kb_pool: asyncpg.Pool) -> None:
     embedder = LocalEmbedder()
     live = KnowledgeBase(kb_pool, embedder)
@@ -188,13 +200,7 @@ async def test_snapshot_search_matches_the_live_knowledge_base(kb_pool: asyncpg.
             assert not snapshot.index.weighs_dense and snapshot.embedder is None and snapshot.version > 0
             questions = [t.message for c in load_conversations(SAMPLES) for t in turns_of(c)]
             questions += ["скока доставка по казани", "а вилка какая?", "заработок в телеграм", "Здравствуйте"]
-            for question in questions * 2:  # the second time from the snapshot's cache
-                for item_title in (None, "Горный велосипед Stels Navigator 700"):
-                    expected = await live.search(question, top_k=5, item_title=item_title)
-                    got = await snapshot.search(question, top_k=5, item_title=item_title)
-                    assert [(h.external_id, h.score, h.passage) for h in got] == [
-                        (h.external_id, h.score, h.passage) for h in expected
-                    ], question
+            await assert_same_search(live, snapshot, questions)
             assert snapshot.embedded == 0 and live.vectors_embedded == 0
         finally:
             await snapshot.close()
@@ -214,13 +220,7 @@ def test_snapshot_search_matches_the_live_one_with_a_weighed_embedder(pg_admin_u
                 snapshot = await KnowledgeSnapshot.open(conn, embedder)
                 try:
                     assert snapshot.index.weighs_dense and snapshot.embedder is embedder
-                    for question in questions * 2:
-                        for item_title in (None, "Горный велосипед Stels Navigator 700"):
-                            expected = await live.search(question, top_k=5, item_title=item_title)
-                            got = await snapshot.search(question, top_k=5, item_title=item_title)
-                            assert [(h.external_id, h.score, h.passage) for h in got] == [
-                                (h.external_id, h.score, h.passage) for h in expected
-                            ], question
+                    await assert_same_search(live, snapshot, questions)
                     assert snapshot.embedded == live.vectors_embedded == len(set(questions))
                 finally:
                     await snapshot.close()
